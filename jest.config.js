@@ -1,0 +1,23 @@
+// Unit tests: <workspace>/test/**/*.test.ts. Integration tests (real Kafka broker, real
+// PostgreSQL): <workspace>/test/**/*.int.test.ts; their global setup starts the local broker.
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.check.json' }] },
+  moduleNameMapper: { '^@docintel/([a-z-]+)$': '<rootDir>/libs/$1/src' },
+  roots: ['<rootDir>/libs', '<rootDir>/services'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['**/test/**/*.test.ts'], testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['**/test/**/*.int.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+      globalSetup: '<rootDir>/libs/testing/jest-global-setup.js',
+      testTimeout: 180_000,
+    },
+  ],
+};

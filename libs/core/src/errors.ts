@@ -1,0 +1,106 @@
+/**
+ * Every error the pipeline raises on purpose is a {@link DocintelError}: it carries a stable
+ * `code` (from {@link ERROR_CODES}) and a `retriable` decision. The consumer runner decides
+ * between retry, dead-letter and crash from these two fields alone, walking the `cause` chain,
+ * never from message text.
+ */
+export const ERROR_CODES = [
+  // input: never retried
+  'INVALID_JSON',
+  'SCHEMA_INVALID',
+  'TENANT_MISMATCH',
+  'DOCUMENT_NOT_FOUND',
+  'DOCUMENT_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'CORRUPT_DOCUMENT',
+  'EMPTY_DOCUMENT',
+  'DIMENSION_MISMATCH',
+  'INVALID_OPTIONS',
+  // dependencies: retried
+  'DOCUMENT_NOT_READY',
+  'DATABASE_UNAVAILABLE',
+  'EMBEDDING_FAILED',
+  'EMBEDDING_RATE_LIMITED',
+  'VECTOR_STORE_FAILED',
+  'KAFKA_UNAVAILABLE',
+  'CIRCUIT_OPEN',
+  'TIMEOUT',
+  // the process itself
+  'CONFIG_INVALID',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface DocintelErrorOptions {
+  /** Whether trying the same work again later may succeed. @default false */
+  retriable?: boolean;
+  cause?: unknown;
+  /** Extra fields for logs; never put secrets here. */
+  details?: Record<string, unknown>;
+}
+
+export class DocintelError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: DocintelErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details;
+  }
+}
+
+/** A failure of the input itself: trying again cannot help, so it goes straight to the DLQ. */
+export class PermanentError extends DocintelError {
+  constructor(code: ErrorCode, message: string, options: Omit<DocintelErrorOptions, 'retriable'> = {}) {
+    super(code, message, { ...options, retriable: false });
+  }
+}
+
+/** A failure of a dependency that may pass: the message moves to the next retry tier. */
+export class TransientError extends DocintelError {
+  constructor(code: ErrorCode, message: string, options: Omit<DocintelErrorOptions, 'retriable'> = {}) {
+    super(code, message, { ...options, retriable: true });
+  }
+}
+
+/** A configuration value is missing or malformed; the message names the variable. */
+export class ConfigError extends DocintelError {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super('CONFIG_INVALID', `${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+export interface ErrorClassification {
+  code: ErrorCode;
+  retriable: boolean;
+  errorClass: string;
+  message: string;
+}
+
+/**
+ * Finds the first {@link DocintelError} in the cause chain and reports its decision. An error we
+ * did not raise ourselves (a bug, a library's TypeError) is `INTERNAL` and retriable: a retry tier
+ * costs little, and the DLQ still catches it if it keeps happening.
+ */
+export function classifyError(error: unknown): ErrorClassification {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current !== undefined && current !== null; depth++) {
+    if (current instanceof DocintelError) {
+      return { code: current.code, retriable: current.retriable, errorClass: current.name, message: current.message };
+    }
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  const asError = error instanceof Error ? error : new Error(String(error));
+  return { code: 'INTERNAL', retriable: true, errorClass: asError.name, message: asError.message };
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

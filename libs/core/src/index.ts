@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './config';
+export * from './logger';
+export * from './metrics';
+export * from './http';
+export * from './lifecycle';

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Makes a fresh clone runnable: installs the npm workspaces (with the Node 24 binary from the npm
+# package `node`) when package-lock.json changed since the last install, then builds every workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "bootstrap: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "bootstrap: building workspaces (tsc -b)"
+node_modules/.bin/tsc -b
