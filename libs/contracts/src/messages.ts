@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { DOCUMENT_ID_PATTERN, TENANT_ID_PATTERN } from './ids';
+
+/**
+ * Message values, version 1 (header `schema-version: 1`). Each consumer validates what it reads
+ * against these; a value that does not match goes straight to the DLQ with the zod issues as reason.
+ */
+const tenantId = z.string().regex(TENANT_ID_PATTERN, 'tenant id must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit');
+const documentId = z.string().regex(DOCUMENT_ID_PATTERN, 'document id must be 1-200 of A-Z, a-z, 0-9, ., _, : and -');
+const version = z.number().int().min(1);
+
+export const chunkingOptionsSchema = z
+  .object({
+    /** Target chunk size in characters. */
+    size: z.number().int().min(50).max(20_000).optional(),
+    /** Characters shared by neighbouring chunks; smaller than size. */
+    overlap: z.number().int().min(0).max(10_000).optional(),
+  })
+  .refine((o) => o.size === undefined || o.overlap === undefined || o.overlap < o.size, {
+    message: 'chunking.overlap must be smaller than chunking.size',
+  });
+
+/** `document.ingest`: produced by tenants' applications and the CLI. */
+export const ingestRequestSchema = z.object({
+  tenantId,
+  documentId,
+  version,
+  op: z.enum(['upsert', 'delete']).default('upsert'),
+  chunking: chunkingOptionsSchema.optional(),
+});
+
+const chunkSchema = z.object({
+  index: z.number().int().min(0),
+  text: z.string().min(1),
+  /** sha256 of text. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+const upsertBatchFields = {
+  tenantId,
+  documentId,
+  version,
+  op: z.literal('upsert'),
+  title: z.string(),
+  mimeType: z.string(),
+  /** 0-based position of this batch among the document version's batches. */
+  batchIndex: z.number().int().min(0),
+  /** Set on the last batch, with the totals (fetch learns them only at the end of a stream). */
+  totalBatches: z.number().int().min(1).optional(),
+  totalChunks: z.number().int().min(1).optional(),
+};
+
+const deleteFields = { tenantId, documentId, version, op: z.literal('delete') };
+
+/** `document.chunks`: one batch of chunks of one document version, or a delete passed along. */
+export const chunkBatchSchema = z.discriminatedUnion('op', [
+  z.object({ ...upsertBatchFields, chunks: z.array(chunkSchema).min(1) }),
+  z.object(deleteFields),
+]);
+
+/** `document.vectors`: the same batch with a vector per chunk. */
+export const vectorBatchSchema = z.discriminatedUnion('op', [
+  z.object({
+    ...upsertBatchFields,
+    model: z.string().min(1),
+    dimension: z.number().int().min(1),
+    chunks: z.array(chunkSchema.extend({ vector: z.string().min(1) })).min(1),
+  }),
+  z.object(deleteFields),
+]);
+
+export const DOCUMENT_STATES = ['queued', 'fetching', 'chunked', 'embedding', 'storing', 'completed', 'failed', 'deleted'] as const;
+export type DocumentState = (typeof DOCUMENT_STATES)[number];
+export const STAGES = ['ingest', 'fetch', 'embed', 'store'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** `document.status`: one stage event; the status service folds them into one row per version. */
+export const statusEventSchema = z.object({
+  tenantId,
+  documentId,
+  version,
+  state: z.enum(DOCUMENT_STATES),
+  stage: z.enum(STAGES),
+  /** Epoch milliseconds at the producer. */
+  at: z.number().int(),
+  /** For per-batch events: the batch that reached `state`, and its number of chunks. */
+  batch: z.object({ index: z.number().int().min(0), chunks: z.number().int().min(0) }).optional(),
+  totalBatches: z.number().int().min(0).optional(),
+  totalChunks: z.number().int().min(0).optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** Set when the event was caused by a replayed message, which may revive a failed version. */
+  replayed: z.boolean().optional(),
+});
+
+export type ChunkingOptions = z.infer<typeof chunkingOptionsSchema>;
+export type IngestRequest = z.infer<typeof ingestRequestSchema>;
+export type IngestRequestInput = z.input<typeof ingestRequestSchema>;
+export type ChunkBatch = z.infer<typeof chunkBatchSchema>;
+export type UpsertChunkBatch = Extract<ChunkBatch, { op: 'upsert' }>;
+export type VectorBatch = z.infer<typeof vectorBatchSchema>;
+export type UpsertVectorBatch = Extract<VectorBatch, { op: 'upsert' }>;
+export type DeleteMessage = Extract<ChunkBatch, { op: 'delete' }>;
+export type StatusEvent = z.infer<typeof statusEventSchema>;
+
+export const SCHEMAS = {
+  ingest: ingestRequestSchema,
+  chunks: chunkBatchSchema,
+  vectors: vectorBatchSchema,
+  status: statusEventSchema,
+} as const;
