@@ -37,7 +37,7 @@ export function decodeMessage<S extends z.ZodType<Tenanted>>(
       .join('; ');
     throw new PermanentError('SCHEMA_INVALID', `value does not match its schema: ${issues}`);
   }
-  const data = parsed.data as z.infer<S>;
+  const data = parsed.data;
   const headerTenant = headers[HEADERS.tenantId];
   if (key !== undefined && key !== data.tenantId) {
     throw new PermanentError('TENANT_MISMATCH', `message key "${key}" is not the value's tenant "${data.tenantId}"`);

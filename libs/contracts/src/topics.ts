@@ -36,7 +36,8 @@ export function dlqTopic(topic: string): string {
 /** Every topic of the design: the main topics, `tiers` retry tiers of each, and a DLQ of each. */
 export function allTopics(prefix: string, tiers: number): string[] {
   const names: string[] = [];
-  for (const topic of Object.values(topicNames(prefix))) {
+  const main = topicNames(prefix);
+  for (const topic of [main.ingest, main.chunks, main.vectors, main.status]) {
     names.push(topic);
     for (let tier = 1; tier <= tiers; tier++) names.push(retryTopic(topic, tier));
     names.push(dlqTopic(topic));

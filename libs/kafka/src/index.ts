@@ -1,0 +1,6 @@
+export * from './config';
+export * from './client';
+export * from './topics';
+export * from './outbound';
+export * from './failure';
+export * from './runner';

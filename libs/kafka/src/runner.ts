@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { classifyError, type ConsumerMetrics, type ErrorClassification, type Logger } from '@docintel/core';
+import { HEADERS, decodeMessage, readHeaders, retryTopic, type HeaderMap } from '@docintel/contracts';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { z } from 'zod';
+import { attemptOf, routeFailure } from './failure';
+import { sendAll, withStandardHeaders, type OutboundMessage } from './outbound';
+
+/** A validated message as a handler sees it. */
+export interface ConsumedMessage<T> {
+  value: T;
+  key: string | undefined;
+  headers: HeaderMap;
+  topic: string;
+  partition: number;
+  offset: string;
+  /** 0 on the main topic, n on retry tier n. */
+  attempt: number;
+  traceId: string;
+  /** The message was put back by a replay (it carries `x-replayed-at`). */
+  replayed: boolean;
+  /** A child logger with tenant, document and trace ids. */
+  logger: Logger;
+}
+
+export interface HandlerContext {
+  /** Queue a message; it is sent, durably, before the offset of the message being handled is committed. */
+  emit(message: OutboundMessage): void;
+  /** Keep the group membership alive during long work. */
+  heartbeat(): Promise<void>;
+}
+
+export interface DeadLetterInfo<T> {
+  /** The decoded value, when the message got that far. */
+  value: T | undefined;
+  error: ErrorClassification;
+  headers: HeaderMap;
+  traceId: string;
+}
+
+export interface StageConsumerOptions<T extends { tenantId: string }> {
+  kafka: Kafka;
+  producer: Producer;
+  logger: Logger;
+  metrics: ConsumerMetrics;
+  /** The main topic (already prefixed); its retry tiers are consumed by a second consumer. */
+  topic: string;
+  /** Consumer group of the main topic; the retry tiers use `${groupId}.retry`. */
+  groupId: string;
+  schema: z.ZodType<T>;
+  /** Delay of each retry tier; its length is the number of tiers. */
+  retryDelaysMs: readonly number[];
+  handle(message: ConsumedMessage<T>, context: HandlerContext): Promise<void>;
+  /** Extra messages to send with a dead-lettered one (e.g. a `failed` status event). */
+  onDeadLetter?(info: DeadLetterInfo<T>): OutboundMessage[];
+  /** Messages of one partition batch handled at once. @default 1 */
+  concurrency?: number;
+  /** Partitions handled at once by each consumer. @default 4 */
+  partitionsConsumedConcurrently?: number;
+  /** @default 1_048_576 (1 MiB) */
+  maxBytesPerPartition?: number;
+  /** Called when a consumer stops for good (kafkajs gave up restarting it). */
+  onFatal?(error: unknown): void;
+}
+
+type State = 'idle' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * Consumes one topic and its retry tiers for a pipeline stage. Each message is validated, handled,
+ * and its outputs sent (acks from every in-sync replica) before its offset is committed. A failure
+ * moves the message to the next retry tier or the DLQ, decided from the error's code and retriable
+ * flag alone. A retry consumer holds a message until its due time by pausing that partition, so
+ * neither the main topic nor heartbeats wait.
+ */
+export class StageConsumer<T extends { tenantId: string }> {
+  readonly #options: StageConsumerOptions<T>;
+  readonly #main: Consumer;
+  readonly #retry: Consumer | undefined;
+  readonly #joined = new Set<Consumer>();
+  readonly #resumeTimers = new Set<NodeJS.Timeout>();
+  #state: State = 'idle';
+
+  constructor(options: StageConsumerOptions<T>) {
+    this.#options = options;
+    this.#main = this.#createConsumer(options.groupId, false);
+    this.#retry = options.retryDelaysMs.length > 0 ? this.#createConsumer(`${options.groupId}.retry`, true) : undefined;
+  }
+
+  /** Joined to both groups and able to produce. */
+  isReady(): boolean {
+    return this.#state === 'running' && this.#joined.has(this.#main) && (this.#retry === undefined || this.#joined.has(this.#retry));
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new Error(`cannot start a consumer that is ${this.#state}`);
+    this.#state = 'running';
+    const { topic, retryDelaysMs } = this.#options;
+    await this.#run(this.#main, [topic], false);
+    if (this.#retry) {
+      await this.#run(this.#retry, retryDelaysMs.map((_, index) => retryTopic(topic, index + 1)), true);
+    }
+  }
+
+  /** Finishes the batches in flight, commits them and leaves the groups. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    for (const timer of this.#resumeTimers) clearTimeout(timer);
+    this.#resumeTimers.clear();
+    const results = await Promise.allSettled([this.#main.disconnect(), this.#retry?.disconnect()]);
+    this.#state = 'stopped';
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  #createConsumer(groupId: string, isRetry: boolean): Consumer {
+    const consumer = this.#options.kafka.consumer({
+      groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1_048_576,
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+      // A resumed retry partition is only fetched again after the long-poll in flight returns.
+      maxWaitTimeInMs: isRetry ? 500 : 2_000,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => this.#joined.add(consumer));
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.#joined.delete(consumer);
+      const { error, restart } = event.payload;
+      this.#options.logger.error('consumer crashed', { groupId, error, restart });
+      if (!restart && this.#state === 'running') this.#options.onFatal?.(error);
+    });
+    consumer.on(consumer.events.STOP, () => this.#joined.delete(consumer));
+    return consumer;
+  }
+
+  async #run(consumer: Consumer, topics: string[], isRetry: boolean): Promise<void> {
+    await consumer.connect();
+    // A new group starts at the beginning: messages produced before the first start are not skipped.
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 4,
+      eachBatch: (payload) => this.#handleBatch(consumer, payload, isRetry),
+    });
+  }
+
+  async #handleBatch(consumer: Consumer, payload: EachBatchPayload, isRetry: boolean): Promise<void> {
+    const { batch } = payload;
+    const started = process.hrtime.bigint();
+    let messages = batch.messages;
+    let holdUntil: number | undefined;
+    if (isRetry) {
+      // Due times only grow along a retry partition (one delay per tier), so the first message not
+      // yet due holds the rest of the partition too.
+      const now = Date.now();
+      const firstNotDue = messages.findIndex((message) => dueAt(message) > now);
+      if (firstNotDue >= 0) {
+        holdUntil = dueAt(messages[firstNotDue]!);
+        messages = messages.slice(0, firstNotDue);
+      }
+    }
+
+    const outputs = await mapLimit(messages, this.#options.concurrency ?? 1, async (message) => {
+      if (!payload.isRunning() || payload.isStale()) return undefined;
+      const result = await this.#handleOne(batch.topic, batch.partition, message, () => payload.heartbeat());
+      await payload.heartbeat();
+      return result;
+    });
+    const done = outputs.findIndex((result) => result === undefined);
+    const handled = done === -1 ? messages : messages.slice(0, done);
+    await sendAll(this.#options.producer, outputs.slice(0, handled.length).flat() as Array<{ topic: string; message: Message }>);
+    const last = handled[handled.length - 1];
+    if (last) {
+      payload.resolveOffset(last.offset);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+    }
+    this.#options.metrics.handleSeconds.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
+
+    if (holdUntil !== undefined && handled.length === messages.length && this.#state === 'running') {
+      this.#hold(payload, batch.topic, batch.partition, holdUntil);
+    }
+  }
+
+  /** Pauses one retry partition until `until`; kafkajs resumes from the last resolved offset. */
+  #hold(payload: EachBatchPayload, topic: string, partition: number, until: number): void {
+    const resume = payload.pause();
+    this.#options.metrics.paused.inc({ reason: 'retry-delay' });
+    const timer = setTimeout(() => {
+      this.#resumeTimers.delete(timer);
+      this.#options.metrics.paused.dec({ reason: 'retry-delay' });
+      resume();
+    }, Math.max(0, until - Date.now()));
+    this.#resumeTimers.add(timer);
+    this.#options.logger.debug('holding retry partition', { topic, partition, until });
+  }
+
+  async #handleOne(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+  ): Promise<Array<{ topic: string; message: Message }>> {
+    const options = this.#options;
+    const headers = readHeaders(message.headers);
+    const key = message.key?.toString('utf8');
+    const traceId = headers[HEADERS.traceId] ?? randomUUID();
+    const emitted: OutboundMessage[] = [];
+    let value: T | undefined;
+    let logger = options.logger.child({ tenantId: key, traceId, topic, partition, offset: message.offset });
+    try {
+      value = decodeMessage(options.schema, message.value, key, headers);
+      const documentId = (value as { documentId?: string }).documentId;
+      logger = logger.child({ tenantId: value.tenantId, documentId });
+      const consumed: ConsumedMessage<T> = {
+        value,
+        key,
+        headers,
+        topic,
+        partition,
+        offset: message.offset,
+        attempt: attemptOf(headers),
+        traceId,
+        replayed: headers[HEADERS.replayedAt] !== undefined,
+        logger,
+      };
+      await options.handle(consumed, { emit: (out) => emitted.push(out), heartbeat });
+      options.metrics.messages.inc({ topic: options.topic, outcome: 'ok' });
+      return emitted.map((out) => ({ topic: out.topic, message: withStandardHeaders(out, traceId) }));
+    } catch (error) {
+      const classification = classifyError(error);
+      const routing = routeFailure(
+        { sourceTopic: options.topic, topic, partition, offset: message.offset, timestamp: message.timestamp, headers, groupId: options.groupId },
+        classification,
+        options.retryDelaysMs,
+      );
+      const out: Array<{ topic: string; message: Message }> = [
+        { topic: routing.topic, message: { key: message.key, value: message.value, headers: routing.headers } },
+      ];
+      if (routing.kind === 'retry') {
+        options.metrics.retries.inc({ topic: options.topic, tier: String(routing.tier), code: classification.code });
+        options.metrics.messages.inc({ topic: options.topic, outcome: 'retry' });
+        logger.warn('message failed; retrying later', { code: classification.code, error: classification.message, tier: routing.tier });
+      } else {
+        options.metrics.deadLetters.inc({ topic: options.topic, code: classification.code });
+        options.metrics.messages.inc({ topic: options.topic, outcome: 'dlq' });
+        logger.error('message dead-lettered', { code: classification.code, error: classification.message, retriable: classification.retriable });
+        const extra = options.onDeadLetter?.({ value, error: classification, headers, traceId }) ?? [];
+        out.push(...extra.map((msg) => ({ topic: msg.topic, message: withStandardHeaders(msg, traceId) })));
+      }
+      return out;
+    }
+  }
+}
+
+function dueAt(message: KafkaMessage): number {
+  const raw = message.headers?.[HEADERS.retryDueAt];
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  const due = Number(text?.toString() ?? '0');
+  return Number.isFinite(due) ? due : 0;
+}
+
+/** Like Promise.all over `items` with at most `limit` in flight; results keep the input order. */
+async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
+  const results = new Array<O>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

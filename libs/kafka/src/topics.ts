@@ -1,0 +1,59 @@
+import { allTopics } from '@docintel/contracts';
+import type { Admin } from 'kafkajs';
+
+export interface EnsureTopicsOptions {
+  prefix: string;
+  /** @default 12 */
+  partitions?: number;
+  /** @default 1 */
+  replicationFactor?: number;
+  /** Retry tiers per topic. @default 3 */
+  retryTiers?: number;
+}
+
+export interface EnsureTopicsResult {
+  created: string[];
+  existing: string[];
+  /** Existing topics that had fewer partitions than asked and were grown. */
+  grown: string[];
+}
+
+/**
+ * Creates every topic of the design that is missing; safe to run twice. Retry and DLQ topics get
+ * the partition count of their source so a tenant keeps one partition through every tier.
+ */
+export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): Promise<EnsureTopicsResult> {
+  const partitions = options.partitions ?? 12;
+  const wanted = allTopics(options.prefix, options.retryTiers ?? 3);
+  const present = new Set(await admin.listTopics());
+  const missing = wanted.filter((topic) => !present.has(topic));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: options.replicationFactor ?? 1,
+        configEntries: topic.endsWith('.dlq') ? [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] : [],
+      })),
+    });
+  }
+  const existing = wanted.filter((topic) => present.has(topic));
+  const grown: string[] = [];
+  if (existing.length > 0) {
+    const metadata = await admin.fetchTopicMetadata({ topics: existing });
+    const small = metadata.topics.filter((topic) => topic.partitions.length < partitions);
+    if (small.length > 0) {
+      await admin.createPartitions({ topicPartitions: small.map((topic) => ({ topic: topic.name, count: partitions })) });
+      grown.push(...small.map((topic) => topic.name));
+    }
+  }
+  return { created: missing, existing, grown };
+}
+
+/** Deletes every topic of the design under a prefix (tests clean up with this). */
+export async function deleteTopics(admin: Admin, prefix: string, retryTiers = 3): Promise<void> {
+  const present = new Set(await admin.listTopics());
+  const topics = allTopics(prefix, retryTiers).filter((topic) => present.has(topic));
+  if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+}
