@@ -21,3 +21,4 @@ export function createEmbeddingProvider(config: EmbeddingProviderConfig): Embedd
       throw new PermanentError('INVALID_OPTIONS', `unknown embedding provider ${String((config as { provider: unknown }).provider)}`);
   }
 }
+export * from './config';

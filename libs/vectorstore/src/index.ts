@@ -28,3 +28,4 @@ export function createVectorStore(config: VectorStoreConfig): VectorStore {
       throw new PermanentError('INVALID_OPTIONS', `unknown vector store kind ${String((config as { kind: unknown }).kind)}`);
   }
 }
+export * from './config';

@@ -1,0 +1,15 @@
+import { main, type ServiceDefinition } from '@docintel/service';
+import { applyStatusEvent } from './repository';
+
+export const statusService: ServiceDefinition<'status'> = {
+  name: 'status',
+  consumes: 'status',
+  setup: async (deps) => ({
+    handle: async (message) => {
+      const state = await applyStatusEvent(deps.pool, message.value);
+      message.logger.debug('status event applied', { event: message.value.state, state, version: message.value.version });
+    },
+  }),
+};
+
+if (require.main === module) main(statusService);

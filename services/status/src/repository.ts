@@ -1,0 +1,64 @@
+import type { DocumentState, StatusEvent } from '@docintel/contracts';
+import { toDatabaseError, withTransaction } from '@docintel/db';
+import type pg from 'pg';
+import { nextState } from './fold';
+
+/**
+ * Folds one event into its version's row, in one transaction with the row locked: the status
+ * service is the only writer of these rows, and replaying an event changes nothing.
+ */
+export async function applyStatusEvent(pool: pg.Pool, event: StatusEvent): Promise<DocumentState> {
+  try {
+    return await withTransaction(pool, async (client) => {
+      const key = [event.tenantId, event.documentId, event.version];
+      const inserted = await client.query(
+        `insert into document_status (tenant_id, document_id, version, state, stage)
+         values ($1, $2, $3, $4, $5) on conflict do nothing returning 1`,
+        [...key, event.state, event.stage],
+      );
+      const created = inserted.rowCount === 1;
+      const current = await client.query<{ state: DocumentState }>(
+        `select state from document_status where tenant_id = $1 and document_id = $2 and version = $3 for update`,
+        key,
+      );
+      const row = current.rows[0]!;
+      if (event.batch && (event.state === 'storing' || event.state === 'completed')) {
+        await client.query(
+          `insert into status_batches (tenant_id, document_id, version, batch_index, chunks)
+           values ($1, $2, $3, $4, $5) on conflict do nothing`,
+          [...key, event.batch.index, event.batch.chunks],
+        );
+      }
+      const state = created ? event.state : nextState(row.state, event);
+      const moved = created || state !== row.state;
+      await client.query(
+        `update document_status set
+           state = $4,
+           stage = case when $5::boolean then $6 else stage end,
+           total_chunks = coalesce($7, total_chunks),
+           total_batches = coalesce($8, total_batches),
+           stored_chunks = case when $4 = 'completed' and $7::int is not null then $7::int
+                                else (select coalesce(sum(chunks), 0) from status_batches
+                                       where tenant_id = $1 and document_id = $2 and version = $3) end,
+           error_code = case when $4 = 'failed' and $9::text is not null then $9 when $4 = 'failed' then error_code else null end,
+           error_message = case when $4 = 'failed' and $9::text is not null then $10 when $4 = 'failed' then error_message else null end,
+           error_stage = case when $4 = 'failed' and $9::text is not null then $6 when $4 = 'failed' then error_stage else null end,
+           updated_at = now()
+         where tenant_id = $1 and document_id = $2 and version = $3`,
+        [
+          ...key,
+          state,
+          moved,
+          event.stage,
+          event.totalChunks ?? null,
+          event.totalBatches ?? null,
+          event.state === 'failed' ? (event.error?.code ?? 'UNKNOWN') : null,
+          event.error?.message ?? null,
+        ],
+      );
+      return state;
+    });
+  } catch (error) {
+    throw toDatabaseError(error, 'applying a status event');
+  }
+}

@@ -1,0 +1,103 @@
+import { toDatabaseError, type Queryable } from '@docintel/db';
+import type pg from 'pg';
+
+/** The store service's own record of each document: latest complete version and delete tombstone. */
+export interface VectorVersions {
+  completedVersion: number | null;
+  deletedVersion: number | null;
+}
+
+async function run<R extends pg.QueryResultRow>(db: Queryable, action: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  try {
+    return await db.query<R>(text, values);
+  } catch (error) {
+    throw toDatabaseError(error, action);
+  }
+}
+
+export async function readVersions(db: Queryable, tenantId: string, documentId: string): Promise<VectorVersions> {
+  const result = await run<{ completed_version: number | null; deleted_version: number | null }>(
+    db,
+    'reading vector versions',
+    'select completed_version, deleted_version from vector_versions where tenant_id = $1 and document_id = $2',
+    [tenantId, documentId],
+  );
+  const row = result.rows[0];
+  return { completedVersion: row?.completed_version ?? null, deletedVersion: row?.deleted_version ?? null };
+}
+
+/**
+ * Records a stored batch and answers whether the whole version is now stored: the last batch names
+ * the total, and every batch index below it has a row. Replays insert nothing new.
+ */
+export async function recordBatch(
+  db: Queryable,
+  batch: { tenantId: string; documentId: string; version: number; batchIndex: number; chunks: number; totalBatches: number | undefined },
+): Promise<{ complete: boolean; totalChunks: number; totalBatches: number | null }> {
+  await run(
+    db,
+    'recording a stored batch',
+    `insert into stored_batches (tenant_id, document_id, version, batch_index, chunks, total_batches)
+     values ($1, $2, $3, $4, $5, $6) on conflict do nothing`,
+    [batch.tenantId, batch.documentId, batch.version, batch.batchIndex, batch.chunks, batch.totalBatches ?? null],
+  );
+  const result = await run<{ batches: string; chunks: string | null; total: number | null }>(
+    db,
+    'counting stored batches',
+    `select count(*) as batches, sum(chunks) as chunks, max(total_batches) as total
+       from stored_batches where tenant_id = $1 and document_id = $2 and version = $3`,
+    [batch.tenantId, batch.documentId, batch.version],
+  );
+  const row = result.rows[0]!;
+  const total = row.total;
+  return { complete: total !== null && Number(row.batches) === total, totalChunks: Number(row.chunks ?? 0), totalBatches: total };
+}
+
+export async function markCompleted(db: Queryable, tenantId: string, documentId: string, version: number): Promise<void> {
+  await run(
+    db,
+    'recording a completed version',
+    `insert into vector_versions (tenant_id, document_id, completed_version, updated_at) values ($1, $2, $3, now())
+     on conflict (tenant_id, document_id) do update
+       set completed_version = greatest(coalesce(vector_versions.completed_version, 0), excluded.completed_version), updated_at = now()`,
+    [tenantId, documentId, version],
+  );
+}
+
+export async function markDeletedVersion(db: Queryable, tenantId: string, documentId: string, version: number): Promise<void> {
+  await run(
+    db,
+    'recording a deleted document',
+    `insert into vector_versions (tenant_id, document_id, deleted_version, updated_at) values ($1, $2, $3, now())
+     on conflict (tenant_id, document_id) do update
+       set deleted_version = greatest(coalesce(vector_versions.deleted_version, 0), excluded.deleted_version), updated_at = now()`,
+    [tenantId, documentId, version],
+  );
+}
+
+/**
+ * A cross-process lock per namespace (PostgreSQL advisory lock on a dedicated connection), so a
+ * LanceDB table has one writer even while a rebalance briefly gives a partition to two consumers.
+ */
+export function advisoryLock(pool: pg.Pool) {
+  return async <T>(namespace: string, work: () => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw toDatabaseError(error, 'taking the vector store lock');
+    }
+    try {
+      await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [`docintel:vectorstore:${namespace}`]);
+      try {
+        return await work();
+      } finally {
+        await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [`docintel:vectorstore:${namespace}`]);
+      }
+    } catch (error) {
+      throw toDatabaseError(error, 'holding the vector store lock');
+    } finally {
+      client.release();
+    }
+  };
+}

@@ -1,0 +1,19 @@
+import { failedStatusOnDeadLetter, main, type ServiceDefinition } from '@docintel/service';
+import { createVectorStore, loadVectorStoreConfig } from '@docintel/vectorstore';
+import { createStoreHandler } from './handler';
+import { advisoryLock } from './ledger';
+
+export const storeService: ServiceDefinition<'vectors'> = {
+  name: 'store',
+  consumes: 'vectors',
+  setup: async (deps) => {
+    const config = loadVectorStoreConfig(deps.env);
+    const store = createVectorStore({ ...config, lock: advisoryLock(deps.pool), logger: deps.logger });
+    return {
+      ...createStoreHandler({ topics: deps.topics, db: deps.pool }, store, config.dimension),
+      onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'store'),
+    };
+  },
+};
+
+if (require.main === module) main(storeService);
