@@ -10,3 +10,4 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
 fi
 echo "bootstrap: building workspaces (tsc -b)"
 node_modules/.bin/tsc -b
+chmod +x libs/cli/dist/main.js

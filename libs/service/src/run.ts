@@ -4,6 +4,7 @@ import {
   createRegistry,
   errorMessage,
   installShutdown,
+  quietKnownWarnings,
   startOpsServer,
   type ConsumerMetrics,
   type Env,
@@ -85,7 +86,8 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
   const handler = await definition.setup(deps);
   await producer.connect();
 
-  let fatal: ((reason: string, code?: number) => Promise<void>) | undefined;
+  // Set once the shutdown handlers are installed; a consumer that dies for good takes that path.
+  const lifecycle: { shutdown?: (reason: string, code?: number) => Promise<void> } = {};
   const consumer = new StageConsumer({
     kafka,
     producer,
@@ -100,7 +102,7 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     concurrency: handler.concurrency,
     maxBytesPerPartition: handler.maxBytesPerPartition,
     partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-    onFatal: (error) => void fatal?.(`consumer stopped: ${errorMessage(error)}`, 1),
+    onFatal: (error) => void lifecycle.shutdown?.(`consumer stopped: ${errorMessage(error)}`, 1),
   });
   const ops = await startOpsServer({
     port: config.httpPort,
@@ -133,12 +135,13 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     })();
     return stopping;
   };
-  fatal = installShutdown({ logger, graceMs: config.shutdownGraceMs, steps: [{ name: 'service', run: stop }] });
+  lifecycle.shutdown = installShutdown({ logger, graceMs: config.shutdownGraceMs, steps: [{ name: 'service', run: stop }] });
   return { config, ops, metrics, stop };
 }
 
 /** Entry point of a service process: start, or log why not and exit 1. */
 export function main<R extends TopicRole>(definition: ServiceDefinition<R>): void {
+  quietKnownWarnings();
   startService(definition).catch((error: unknown) => {
     // The logger may not exist yet (configuration errors come first), so this goes to stderr as JSON.
     process.stderr.write(`${JSON.stringify({ level: 'error', service: definition.name, message: 'failed to start', error: errorMessage(error) })}\n`);

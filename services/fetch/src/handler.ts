@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { PermanentError, TransientError } from '@docintel/core';
 import { contentHash, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
 import { getDocument, type Queryable } from '@docintel/db';
@@ -42,7 +43,7 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
       context.emit(statusMessage(topics.status, ref, 'fetching', 'fetch', { replayed: message.replayed }));
       const chunking = validateChunkOptions({ ...config.chunking, ...request.chunking });
       const parsed = parseDocument(document.content, document.mimeType, { maxBytes: config.maxDocumentBytes });
-      const title = document.title || titleOf(parsed, document.source ?? document.id);
+      const title = document.title || titleOf(parsed, document.source ? path.basename(document.source) : document.id);
       const batches = lookahead(batchChunks(chunkDocument(parsed, chunking), config.batchMaxChunks, config.batchMaxChars, (c: TextChunk) => c.text.length));
       let totalChunks = 0;
       let totalBatches = 0;

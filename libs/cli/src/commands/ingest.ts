@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { IngestRequestInput } from '@docintel/contracts';
+import { findDocumentBySource, getDocument, markDeleted, upsertDocument } from '@docintel/db';
+import type { OutboundMessage } from '@docintel/kafka';
+import { statusMessage } from '@docintel/service';
+import type { CliContext } from '../context';
+
+const MIME_TYPES: Record<string, string> = {
+  '.md': 'text/markdown',
+  '.markdown': 'text/markdown',
+  '.txt': 'text/plain',
+  '.text': 'text/plain',
+  '.html': 'text/html',
+  '.htm': 'text/html',
+};
+
+/** The mime type of a file, by its extension; unknown ones go through and fail with a reason. */
+export function mimeTypeOf(file: string): string {
+  return MIME_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+}
+
+async function listFiles(target: string): Promise<string[]> {
+  const info = await stat(target).catch(() => undefined);
+  if (!info) throw new Error(`no such file or folder: ${target}`);
+  if (info.isFile()) return [path.resolve(target)];
+  const files: string[] = [];
+  for (const entry of await readdir(target, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(target, entry.name);
+    if (entry.isDirectory()) files.push(...(await listFiles(full)));
+    else if (entry.isFile()) files.push(path.resolve(full));
+  }
+  return files.sort();
+}
+
+export interface IngestedDocument {
+  tenantId: string;
+  documentId: string;
+  version: number;
+  source: string;
+}
+
+export interface IngestResult {
+  /** Documents whose new version was sent through the pipeline. */
+  sent: IngestedDocument[];
+  unchanged: number;
+}
+
+/**
+ * Stores each file as a document of the tenant and produces one `document.ingest` message per new
+ * or changed version (with a `queued` status event); an unchanged file does nothing.
+ */
+export async function ingestCommand(ctx: CliContext, targets: string[], options: { tenant: string; quiet?: boolean }): Promise<IngestResult> {
+  if (targets.length === 0) throw new Error('ingest needs at least one file or folder');
+  const files = (await Promise.all(targets.map(listFiles))).flat();
+  const sent: IngestedDocument[] = [];
+  let unchanged = 0;
+  const messages: OutboundMessage[] = [];
+  for (const file of files) {
+    const content = await readFile(file);
+    const result = await upsertDocument(ctx.pool, { tenantId: options.tenant, source: file, mimeType: mimeTypeOf(file), content });
+    if (!result.changed) {
+      unchanged += 1;
+      continue;
+    }
+    const ref = { tenantId: options.tenant, documentId: result.id, version: result.version };
+    const request: IngestRequestInput = { ...ref, op: 'upsert' };
+    messages.push({ topic: ctx.topics.ingest, key: options.tenant, value: request, headers: { 'trace-id': randomUUID() } });
+    messages.push(statusMessage(ctx.topics.status, ref, 'queued', 'ingest'));
+    sent.push({ ...ref, source: file });
+  }
+  await ctx.send(messages);
+  if (!options.quiet) {
+    ctx.out(`${options.tenant}: ${files.length} files, ${sent.length} sent (new or changed), ${unchanged} unchanged`);
+  }
+  return { sent, unchanged };
+}
+
+/** Marks a document deleted and sends the delete through the pipeline, which removes its vectors. */
+export async function deleteCommand(ctx: CliContext, target: string, options: { tenant: string }): Promise<IngestedDocument> {
+  const bySource = await findDocumentBySource(ctx.pool, options.tenant, path.resolve(target));
+  const document = bySource ?? (await getDocument(ctx.pool, target));
+  if (!document || document.tenantId !== options.tenant) {
+    throw new Error(`tenant ${options.tenant} has no document "${target}" (give a document id or the path it was ingested from)`);
+  }
+  const deleted = await markDeleted(ctx.pool, options.tenant, document.id);
+  if (!deleted) throw new Error(`document "${document.id}" disappeared while deleting it`);
+  const ref = { tenantId: options.tenant, documentId: document.id, version: deleted.version };
+  await ctx.send([{ topic: ctx.topics.ingest, key: options.tenant, value: { ...ref, op: 'delete' } }]);
+  ctx.out(`${options.tenant}: delete of ${document.id} (version ${deleted.version}) sent`);
+  return { ...ref, source: document.source ?? document.id };
+}

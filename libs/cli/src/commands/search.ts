@@ -1,0 +1,29 @@
+import { createEmbeddingProvider, loadEmbeddingConfig } from '@docintel/embedding';
+import { createVectorStore, loadVectorStoreConfig, type VectorMatch } from '@docintel/vectorstore';
+import path from 'node:path';
+import type { CliContext } from '../context';
+import { homeDir } from '../paths';
+
+/** Top matches for a query in one tenant's namespace, with score, document and chunk text. */
+export async function searchCommand(ctx: CliContext, query: string, options: { tenant: string; top: number; quiet?: boolean }): Promise<VectorMatch[]> {
+  if (query.trim() === '') throw new Error('search needs a query text');
+  const provider = createEmbeddingProvider(loadEmbeddingConfig(ctx.env));
+  const store = createVectorStore(loadVectorStoreConfig({ LANCEDB_DIR: path.join(homeDir(ctx.env), 'lancedb'), ...ctx.env }));
+  try {
+    const [vector] = await provider.embed([query], 'query');
+    const matches = await store.query(options.tenant, vector!, options.top);
+    if (!options.quiet) {
+      ctx.out(`search ${options.tenant}: "${query}"`);
+      if (matches.length === 0) ctx.out('  no matches');
+      matches.forEach((match, i) => {
+        const text = match.text.replace(/\s+/g, ' ');
+        ctx.out(`  ${i + 1}. ${match.score.toFixed(3)}  ${match.title || match.documentId}  (${match.documentId}, chunk ${match.chunkIndex})`);
+        ctx.out(`     ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
+      });
+    }
+    return matches;
+  } finally {
+    await store.close();
+    await provider.close?.();
+  }
+}

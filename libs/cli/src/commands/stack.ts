@@ -1,0 +1,101 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureDatabase, migrate, redactUrl } from '@docintel/db';
+import { ensureTopics } from '@docintel/kafka';
+import { DEFAULT_PORTS } from '@docintel/service';
+import type { CliContext } from '../context';
+import { homeDir, ROOT } from '../paths';
+import { SERVICE_NAMES, spawnService } from '../processes';
+
+export async function migrateCommand(ctx: CliContext): Promise<void> {
+  const { created } = await ensureDatabase(ctx.databaseUrl);
+  if (created) ctx.out(`created database ${redactUrl(ctx.databaseUrl)}`);
+  const { applied } = await migrate(ctx.pool);
+  ctx.out(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'schema is up to date');
+}
+
+export async function topicsCreateCommand(ctx: CliContext, options: { partitions: number; retryTiers: number }): Promise<void> {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  try {
+    const result = await ensureTopics(admin, { prefix: ctx.kafkaConfig.topicPrefix, partitions: options.partitions, retryTiers: options.retryTiers });
+    ctx.out(`topics: ${result.created.length} created, ${result.existing.length} already there${result.grown.length ? `, ${result.grown.length} grown to ${options.partitions} partitions` : ''}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Starts the local broker unless KAFKA_BROKERS points elsewhere. */
+export function startLocalKafka(ctx: CliContext): void {
+  if (ctx.env.KAFKA_BROKERS) {
+    ctx.out(`kafka: using ${ctx.env.KAFKA_BROKERS}`);
+    return;
+  }
+  execFileSync('bash', [path.join(ROOT, 'deploy', 'kafka', 'start.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+function pidFile(ctx: CliContext, name: string): string {
+  return path.join(homeDir(ctx.env), 'pids', `${name}.pid`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runningPid(ctx: CliContext, name: string): number | undefined {
+  const file = pidFile(ctx, name);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8'));
+  return Number.isInteger(pid) && alive(pid) ? pid : undefined;
+}
+
+/** Broker, schema, topics and the four services, in the background; logs under `.data/logs`. */
+export async function upCommand(ctx: CliContext, options: { partitions: number }): Promise<void> {
+  startLocalKafka(ctx);
+  await migrateCommand(ctx);
+  await topicsCreateCommand(ctx, { partitions: options.partitions, retryTiers: 3 });
+  const home = homeDir(ctx.env);
+  mkdirSync(path.join(home, 'pids'), { recursive: true });
+  for (const name of SERVICE_NAMES) {
+    const existing = runningPid(ctx, name);
+    if (existing !== undefined) {
+      ctx.out(`${name}: already running (pid ${existing})`);
+      continue;
+    }
+    const logFile = path.join(home, 'logs', `${name}.log`);
+    const service = await spawnService(name, {
+      env: { ...ctx.env, HTTP_PORT: ctx.env[`${name.toUpperCase()}_HTTP_PORT`] ?? String(DEFAULT_PORTS[name]), LANCEDB_DIR: ctx.env.LANCEDB_DIR ?? path.join(home, 'lancedb') },
+      logFile,
+      detached: true,
+    });
+    writeFileSync(pidFile(ctx, name), String(service.pid));
+    ctx.out(`${name}: started (pid ${service.pid}, http://127.0.0.1:${service.httpPort}/metrics, log ${path.relative(process.cwd(), logFile)})`);
+  }
+}
+
+/** Stops the services (SIGTERM: they finish and commit their work); `--kafka` stops the broker too. */
+export async function downCommand(ctx: CliContext, options: { kafka: boolean }): Promise<void> {
+  const stopping: Array<Promise<void>> = [];
+  for (const name of SERVICE_NAMES) {
+    const pid = runningPid(ctx, name);
+    rmSync(pidFile(ctx, name), { force: true });
+    if (pid === undefined) continue;
+    process.kill(pid, 'SIGTERM');
+    stopping.push(
+      (async () => {
+        const deadline = Date.now() + 35_000;
+        while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+        ctx.out(`${name}: stopped`);
+      })(),
+    );
+  }
+  await Promise.all(stopping);
+  if (options.kafka && !ctx.env.KAFKA_BROKERS) execFileSync('bash', [path.join(ROOT, 'deploy', 'kafka', 'stop.sh')], { stdio: 'inherit' });
+}
