@@ -17,7 +17,7 @@ module.exports = {
       testMatch: ['**/test/**/*.int.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/dist/'],
       globalSetup: '<rootDir>/libs/testing/jest-global-setup.js',
-      testTimeout: 180_000,
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/jest-integration-setup.js'],
     },
   ],
 };

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createLogger, type Logger } from '@docintel/core';
 import { topicNames, type TopicNames } from '@docintel/contracts';
 import { createPool, databaseUrlFromEnv } from '@docintel/db';
-import { createKafka, createProducer, loadKafkaConfig, withStandardHeaders, type KafkaConfig, type OutboundMessage } from '@docintel/kafka';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { createKafka, createProducer, loadKafkaConfig, sendAll, withStandardHeaders, type KafkaConfig, type OutboundMessage } from '@docintel/kafka';
+import type { Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
 
 /** What every command shares: configuration from the environment and lazily opened clients. */
@@ -49,13 +49,7 @@ export class CliContext {
   async send(messages: OutboundMessage[], traceId: string = randomUUID()): Promise<void> {
     if (messages.length === 0) return;
     const producer = await this.producer();
-    const byTopic = new Map<string, Message[]>();
-    for (const message of messages) {
-      const list = byTopic.get(message.topic) ?? [];
-      list.push(withStandardHeaders(message, message.headers?.['trace-id'] ?? traceId));
-      byTopic.set(message.topic, list);
-    }
-    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
+    await sendAll(producer, messages.map((message) => ({ topic: message.topic, message: withStandardHeaders(message, message.headers?.['trace-id'] ?? traceId) })));
   }
 
   async close(): Promise<void> {

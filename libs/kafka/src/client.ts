@@ -35,6 +35,7 @@ export function createProducer(kafka: Kafka): Producer {
     idempotent: true,
     maxInFlightRequests: 5,
     createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+    // No retry limit: an idempotent producer keeps retrying (kafkajs warns when limited), and a
+    // consumer waiting on it holds its offsets rather than losing messages.
   });
 }

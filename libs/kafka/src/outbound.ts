@@ -22,8 +22,40 @@ export function withStandardHeaders(message: OutboundMessage, traceId: string): 
   return { key: message.key, value, headers };
 }
 
-/** Groups messages by topic and sends them in one request set; resolves when all are durable. */
+/**
+ * Bytes of message values sent in one produce request. Kafka rejects a record batch over the
+ * topic's `max.message.bytes` (1 MB by default), and kafkajs puts every message of one request
+ * bound for the same partition into one record batch, so requests are kept well below that.
+ */
+export const MAX_REQUEST_BYTES = 700 * 1024;
+
+function sizeOf(message: Message): number {
+  const value = message.value;
+  const valueBytes = value === null || value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
+  return valueBytes + 512; // key, headers and record overhead, generously
+}
+
+/**
+ * Sends messages in order, in as few requests as the size bound allows; resolves when every one
+ * is acknowledged by all in-sync replicas.
+ */
 export async function sendAll(producer: Producer, messages: Array<{ topic: string; message: Message }>): Promise<void> {
+  let group: Array<{ topic: string; message: Message }> = [];
+  let bytes = 0;
+  for (const item of messages) {
+    const size = sizeOf(item.message);
+    if (group.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+      await sendGroup(producer, group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += size;
+  }
+  await sendGroup(producer, group);
+}
+
+async function sendGroup(producer: Producer, messages: Array<{ topic: string; message: Message }>): Promise<void> {
   if (messages.length === 0) return;
   const byTopic = new Map<string, Message[]>();
   for (const { topic, message } of messages) {

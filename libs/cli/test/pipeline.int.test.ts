@@ -1,0 +1,167 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { HEADERS, dlqTopic, parseVectorId } from '@docintel/contracts';
+import {
+  CliContext,
+  SERVICE_NAMES,
+  deleteCommand,
+  ingestCommand,
+  searchCommand,
+  spawnService,
+  watchProgress,
+  type IngestedDocument,
+  type ServiceProcess,
+} from '@docintel/cli';
+import { createTestDatabase, createTestTopics, eventually, isReady, readTopic, scrapeMetric, uniqueSuffix, type TestDatabase, type TestTopics } from '@docintel/testing';
+import { createVectorStore, type VectorStore } from '@docintel/vectorstore';
+import { writeCorpus, type CorpusDocument } from './corpus';
+
+/**
+ * The whole pipeline as it runs in production: the four services as separate processes, a real
+ * Kafka broker, a real PostgreSQL, the embedded providers; documents go in through the CLI's code.
+ */
+describe('pipeline end to end', () => {
+  const suffix = uniqueSuffix().slice(-6);
+  const tenants = [`a${suffix}`, `b${suffix}`, `c${suffix}`];
+  let topics: TestTopics;
+  let database: TestDatabase;
+  let dir: string;
+  let services: Record<string, ServiceProcess>;
+  let ctx: CliContext;
+  let store: VectorStore;
+  let corpus: CorpusDocument[];
+  let ingested: IngestedDocument[];
+  const started = Date.now();
+
+  beforeAll(async () => {
+    [topics, database, dir] = await Promise.all([createTestTopics({ partitions: 6 }), createTestDatabase(), mkdtemp(path.join(os.tmpdir(), 'docintel-e2e-'))]);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TOPIC_PREFIX: topics.prefix,
+      DATABASE_URL: database.url,
+      LANCEDB_DIR: path.join(dir, 'lancedb'),
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+      RETRY_DELAYS_MS: '500,1000',
+    };
+    const list = await Promise.all(SERVICE_NAMES.map((name) => spawnService(name, { env, logFile: path.join(dir, 'logs', `${name}.log`) })));
+    services = Object.fromEntries(list.map((service) => [service.name, service]));
+    await eventually(async () => (await Promise.all(list.map((s) => isReady(s.httpPort)))).every(Boolean), { timeoutMs: 60_000, description: 'services ready' });
+    ctx = new CliContext(env, () => undefined);
+    store = createVectorStore({ kind: 'lancedb', directory: path.join(dir, 'lancedb'), dimension: 384 });
+    corpus = await writeCorpus(path.join(dir, 'docs'), tenants, 18);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(Object.values(services ?? {}).map((service) => service.stop()));
+    await Promise.allSettled([ctx?.close(), store?.close()]);
+    await Promise.allSettled([database?.drop(), topics?.cleanup()]);
+    if (dir && process.env.KEEP_TEST_DIR === undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  const embedded = () => scrapeMetric(services.embed!.httpPort, 'docintel_embedding_texts_total');
+
+  async function statusRow(document: Pick<IngestedDocument, 'tenantId' | 'documentId' | 'version'>) {
+    const result = await database.pool.query<{ state: string; total_chunks: number | null; stored_chunks: number }>(
+      'select state, total_chunks, stored_chunks from document_status where tenant_id = $1 and document_id = $2 and version = $3',
+      [document.tenantId, document.documentId, document.version],
+    );
+    return result.rows[0];
+  }
+
+  it('ingests 54 documents of 3 tenants: one vector per chunk, in its own namespace, searchable', async () => {
+    ingested = [];
+    for (const tenant of tenants) ingested.push(...(await ingestCommand(ctx, [path.join(dir, 'docs', tenant)], { tenant, quiet: true })).sent);
+    expect(ingested).toHaveLength(54);
+    const summary = await watchProgress(ctx, ingested, { timeoutMs: 150_000, tty: false });
+    expect(summary).toMatchObject({ completed: 54, failed: 0 });
+    process.stdout.write(`pipeline: 54 documents, ${summary.chunksStored} chunks completed in ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
+
+    // Several documents span more than one chunk batch.
+    const large = await database.pool.query<{ n: string }>('select count(*) as n from document_status where total_batches > 1');
+    expect(Number(large.rows[0]!.n)).toBeGreaterThanOrEqual(6);
+
+    for (const tenant of tenants) {
+      const documents = ingested.filter((d) => d.tenantId === tenant);
+      const ids = await store.listIds(tenant);
+      expect(new Set(ids).size).toBe(ids.length);
+      let expected = 0;
+      for (const document of documents) {
+        const row = await statusRow(document);
+        expected += row!.total_chunks!;
+        const own = ids.filter((id) => parseVectorId(id).documentId === document.documentId);
+        expect(own.map((id) => parseVectorId(id).chunkIndex).sort((a, b) => a - b)).toEqual([...Array(row!.total_chunks!).keys()]);
+      }
+      // Exactly the tenant's chunks, and nothing of another tenant.
+      expect(ids).toHaveLength(expected);
+      const mine = new Set(documents.map((d) => d.documentId));
+      expect(ids.every((id) => mine.has(parseVectorId(id).documentId))).toBe(true);
+    }
+
+    for (const target of [corpus[3]!, corpus[18 + 8]!, corpus[36 + 11]!]) {
+      const matches = await searchCommand(ctx, target.phrase, { tenant: target.tenant, top: 3, quiet: true });
+      const expectedId = ingested.find((d) => d.source === target.file)!.documentId;
+      expect(matches[0]!.documentId).toBe(expectedId);
+    }
+  });
+
+  it('replaying the same versions changes nothing and calls the provider for nothing', async () => {
+    const before = await embedded();
+    const idsBefore = (await store.listIds(tenants[0]!)).sort();
+    const again = await ingestCommand(ctx, [path.join(dir, 'docs', tenants[0]!)], { tenant: tenants[0]!, quiet: true });
+    expect(again).toEqual({ sent: [], unchanged: 18 });
+
+    // Replay: the same ingest messages once more, straight onto the topic.
+    const replay = ingested.filter((d) => d.tenantId === tenants[0]);
+    const storedBefore = await scrapeMetric(services.store!.httpPort, 'docintel_messages_total', { outcome: 'ok' });
+    const batches = await database.pool.query<{ n: string }>(
+      'select coalesce(sum(total_batches), 0) as n from document_status where tenant_id = $1',
+      [tenants[0]],
+    );
+    await ctx.send(replay.map((d) => ({ topic: ctx.topics.ingest, key: d.tenantId, value: { tenantId: d.tenantId, documentId: d.documentId, version: d.version } })));
+    await eventually(
+      async () => (await scrapeMetric(services.store!.httpPort, 'docintel_messages_total', { outcome: 'ok' })) >= storedBefore + Number(batches.rows[0]!.n),
+      { timeoutMs: 60_000, description: 'replayed batches stored' },
+    );
+    expect(await embedded()).toBe(before);
+    expect((await store.listIds(tenants[0]!)).sort()).toEqual(idsBefore);
+    for (const document of replay) expect((await statusRow(document))!.state).toBe('completed');
+  });
+
+  it('a changed document leaves only its new version; a delete leaves nothing', async () => {
+    const target = corpus.find((d) => d.tenant === tenants[1])!;
+    await writeFile(target.file, `# Rewritten\n\nThis version speaks only of a zanzibar ${tenants[1]} observatory telescope.\n`);
+    const { sent } = await ingestCommand(ctx, [target.file], { tenant: tenants[1]!, quiet: true });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.version).toBe(2);
+    await watchProgress(ctx, sent, { timeoutMs: 60_000, tty: false });
+    const ids = await store.listIds(tenants[1]!, sent[0]!.documentId);
+    expect(ids).toEqual([`${sent[0]!.documentId}#2#0`]);
+    const matches = await searchCommand(ctx, `zanzibar ${tenants[1]} observatory`, { tenant: tenants[1]!, top: 1, quiet: true });
+    expect(matches[0]!.id).toBe(`${sent[0]!.documentId}#2#0`);
+
+    const deleted = await deleteCommand(ctx, target.file, { tenant: tenants[1]! });
+    await eventually(async () => (await statusRow(deleted))?.state === 'deleted', { timeoutMs: 60_000, description: 'deleted status' });
+    expect(await store.listIds(tenants[1]!, deleted.documentId)).toEqual([]);
+  });
+
+  it("rejects a message naming another tenant's document to the DLQ and writes nothing", async () => {
+    const victim = ingested.find((d) => d.tenantId === tenants[2])!;
+    const attacker = tenants[0]!;
+    const countsBefore = await Promise.all(tenants.map((t) => store.listIds(t).then((ids) => ids.length)));
+    await ctx.send([{ topic: ctx.topics.ingest, key: attacker, value: { tenantId: attacker, documentId: victim.documentId, version: 1 } }]);
+    const dead = await eventually(
+      async () => (await readTopic(topics.kafka, dlqTopic(ctx.topics.ingest))).find((m) => m.value.includes(victim.documentId)),
+      { timeoutMs: 30_000, description: 'the message in the DLQ' },
+    );
+    expect(dead.headers[HEADERS.errorCode]).toBe('TENANT_MISMATCH');
+    expect(dead.headers[HEADERS.errorMessage]).toBe(`document "${victim.documentId}" does not belong to tenant "${attacker}"`);
+    expect(dead.key).toBe(attacker);
+    const rows = await database.pool.query('select * from document_status where tenant_id = $1 and document_id = $2', [attacker, victim.documentId]);
+    expect(rows.rowCount).toBe(0);
+    expect(await Promise.all(tenants.map((t) => store.listIds(t).then((ids) => ids.length)))).toEqual(countsBefore);
+    expect((await statusRow(victim))!.state).toBe('completed');
+    process.stdout.write(`pipeline test took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  });
+});
