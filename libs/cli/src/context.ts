@@ -23,7 +23,7 @@ export class CliContext {
     this.topics = topicNames(this.kafkaConfig.topicPrefix);
     this.databaseUrl = databaseUrlFromEnv(env);
     // Library log lines (kafkajs warnings) go to stderr so stdout stays the command's output.
-    this.logger = createLogger({ service: 'cli', level: env.LOG_LEVEL ?? 'error' });
+    this.logger = createLogger({ service: 'cli', level: env.LOG_LEVEL ?? 'error', stderr: true });
   }
 
   get pool(): pg.Pool {

@@ -36,6 +36,8 @@ export interface LoggerOptions {
   service: string;
   /** @default 'info' */
   level?: string;
+  /** Write every line to stderr (a CLI keeps stdout for its output). @default false */
+  stderr?: boolean;
 }
 
 /**
@@ -47,6 +49,6 @@ export function createLogger(options: LoggerOptions): Logger {
     level: options.level ?? 'info',
     defaultMeta: { service: options.service },
     format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
-    transports: [new winston.transports.Console()],
+    transports: [new winston.transports.Console(options.stderr ? { stderrLevels: Object.keys(winston.config.npm.levels) } : {})],
   });
 }

@@ -37,5 +37,6 @@ export function createProducer(kafka: Kafka): Producer {
     createPartitioner: Partitioners.DefaultPartitioner,
     // No retry limit: an idempotent producer keeps retrying (kafkajs warns when limited), and a
     // consumer waiting on it holds its offsets rather than losing messages.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
   });
 }
