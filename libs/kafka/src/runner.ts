@@ -26,6 +26,11 @@ export interface ConsumedMessage<T> {
 export interface HandlerContext {
   /** Queue a message; it is sent, durably, before the offset of the message being handled is committed. */
   emit(message: OutboundMessage): void;
+  /**
+   * Send what is queued now (a large document's early batches), so memory stays bounded. The
+   * offset is still committed only after the handler returns and the rest is sent.
+   */
+  flush(): Promise<void>;
   /** Keep the group membership alive during long work. */
   heartbeat(): Promise<void>;
 }
@@ -225,7 +230,11 @@ export class StageConsumer<T extends { tenantId: string }> {
         replayed: headers[HEADERS.replayedAt] !== undefined,
         logger,
       };
-      await options.handle(consumed, { emit: (out) => emitted.push(out), heartbeat });
+      const flush = async () => {
+        const queued = emitted.splice(0);
+        await sendAll(options.producer, queued.map((out) => ({ topic: out.topic, message: withStandardHeaders(out, traceId) })));
+      };
+      await options.handle(consumed, { emit: (out) => emitted.push(out), flush, heartbeat });
       options.metrics.messages.inc({ topic: options.topic, outcome: 'ok' });
       return emitted.map((out) => ({ topic: out.topic, message: withStandardHeaders(out, traceId) }));
     } catch (error) {
