@@ -7,3 +7,4 @@ export * from './commands/status';
 export * from './commands/search';
 export * from './commands/demo';
 export { run } from './main';
+export * from './commands/dlq';

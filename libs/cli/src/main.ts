@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { errorMessage, quietKnownWarnings } from '@docintel/core';
 import { CliContext } from './context';
 import { demoCommand } from './commands/demo';
+import { dlqListCommand, dlqShowCommand, replayCommand, type MessageFilter } from './commands/dlq';
 import { deleteCommand, ingestCommand } from './commands/ingest';
 import { searchCommand } from './commands/search';
 import { downCommand, migrateCommand, topicsCreateCommand, upCommand } from './commands/stack';
@@ -20,6 +21,11 @@ const USAGE = `usage: docintel <command> [options]
   delete <document id or path> --tenant T
   status [--tenant T] [document]         states, progress and errors of the latest version of each document
   search --tenant T [--top K] "text"     top matches in the tenant's namespace
+  dlq [--topic T] [filters] [--limit N]  dead letters with their reasons (every DLQ unless --topic ingest|chunks|vectors|status|<name>)
+  dlq show <topic:partition:offset>      one message in full: key, headers, value
+  replay --from T [--to T] [filters] [--dry-run] [--rate N] [--max N]
+                                         put messages of a DLQ (or any topic) back on their original topic
+  filters: --tenant T --code C --since ISO --until ISO --partition P --offsets FROM-TO
 
 Environment: KAFKA_BROKERS, TOPIC_PREFIX, DATABASE_URL, LANCEDB_DIR, EMBEDDING_DIMENSION, DOCINTEL_HOME (see README).`;
 
@@ -34,6 +40,35 @@ function required(value: string | undefined, name: string): string {
   return value;
 }
 
+function time(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) throw new Error(`--${name} must be a date and time (ISO 8601), got "${value}"`);
+  return at;
+}
+
+/** The message filters shared by `dlq` and `replay`. */
+function filterOf(values: { tenant?: string; code?: string; since?: string; until?: string; partition?: string; offsets?: string }): MessageFilter {
+  const filter: MessageFilter = {};
+  if (values.tenant !== undefined) filter.tenant = values.tenant;
+  if (values.code !== undefined) filter.code = values.code;
+  const since = time(values.since, 'since');
+  const until = time(values.until, 'until');
+  if (since !== undefined) filter.since = since;
+  if (until !== undefined) filter.until = until;
+  if (values.partition !== undefined) {
+    if (!/^\d+$/.test(values.partition)) throw new Error(`--partition must be a whole number, got "${values.partition}"`);
+    filter.partition = Number(values.partition);
+  }
+  if (values.offsets !== undefined) {
+    const match = /^(\d+)-(\d+)$/.exec(values.offsets);
+    if (!match) throw new Error(`--offsets must be FROM-TO (inclusive), got "${values.offsets}"`);
+    filter.fromOffset = BigInt(match[1]!);
+    filter.toOffset = BigInt(match[2]!);
+  }
+  return filter;
+}
+
 export async function run(argv: string[], ctx = new CliContext()): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -46,6 +81,18 @@ export async function run(argv: string[], ctx = new CliContext()): Promise<void>
       kafka: { type: 'boolean' },
       wait: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      topic: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      code: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      partition: { type: 'string' },
+      offsets: { type: 'string' },
+      limit: { type: 'string' },
+      rate: { type: 'string' },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -81,6 +128,25 @@ export async function run(argv: string[], ctx = new CliContext()): Promise<void>
         return;
       case 'search':
         await searchCommand(ctx, rest.join(' '), { tenant: required(values.tenant, 'tenant'), top: int(values.top, 'top', 5) });
+        return;
+      case 'dlq': {
+        if (rest[0] === 'show') {
+          if (rest.length !== 2) throw new Error('usage: docintel dlq show <topic:partition:offset>');
+          await dlqShowCommand(ctx, rest[1]!);
+          return;
+        }
+        await dlqListCommand(ctx, { topic: values.topic, limit: int(values.limit, 'limit', 50), ...filterOf(values) });
+        return;
+      }
+      case 'replay':
+        await replayCommand(ctx, {
+          from: required(values.from, 'from'),
+          to: values.to,
+          dryRun: values['dry-run'] === true,
+          rate: values.rate === undefined ? undefined : int(values.rate, 'rate', 1),
+          max: values.max === undefined ? undefined : int(values.max, 'max', 1),
+          ...filterOf(values),
+        });
         return;
       default:
         throw new Error(`unknown command "${command}"\n\n${USAGE}`);

@@ -4,3 +4,4 @@ export * from './topics';
 export * from './outbound';
 export * from './failure';
 export * from './runner';
+export * from './scan';

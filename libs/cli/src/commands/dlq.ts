@@ -1,0 +1,178 @@
+import { HEADERS, dlqTopic, sourceTopicOf, type HeaderMap, type TopicNames } from '@docintel/contracts';
+import { scanTopic, sendAll, type ScannedMessage } from '@docintel/kafka';
+import type { CliContext } from '../context';
+import { formatTable } from './status';
+
+/** `ingest`, `chunks`, `vectors`, `status`, or a full topic name. */
+export function resolveTopic(topics: TopicNames, name: string, kind: 'dlq' | 'plain' = 'plain'): string {
+  const roles: Record<string, string> = { ingest: topics.ingest, chunks: topics.chunks, vectors: topics.vectors, status: topics.status };
+  const main = roles[name];
+  if (main === undefined) return name;
+  return kind === 'dlq' ? dlqTopic(main) : main;
+}
+
+export interface MessageFilter {
+  tenant?: string;
+  code?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  until?: number;
+  partition?: number;
+  fromOffset?: bigint;
+  toOffset?: bigint;
+}
+
+export function matches(message: ScannedMessage, filter: MessageFilter): boolean {
+  const tenant = message.headers[HEADERS.tenantId] ?? message.key?.toString();
+  if (filter.tenant !== undefined && tenant !== filter.tenant) return false;
+  if (filter.code !== undefined && message.headers[HEADERS.errorCode] !== filter.code) return false;
+  if (filter.since !== undefined && message.timestamp < filter.since) return false;
+  if (filter.until !== undefined && message.timestamp > filter.until) return false;
+  return true;
+}
+
+function scanOptions(filter: MessageFilter) {
+  return {
+    ...(filter.partition !== undefined ? { partitions: [filter.partition] } : {}),
+    ...(filter.fromOffset !== undefined ? { fromOffset: filter.fromOffset } : {}),
+    ...(filter.toOffset !== undefined ? { toOffset: filter.toOffset } : {}),
+  };
+}
+
+/** Lists dead letters with their reasons (topics: every DLQ of the design unless one is named). */
+export async function dlqListCommand(ctx: CliContext, options: { topic?: string; limit: number } & MessageFilter): Promise<ScannedMessage[]> {
+  const topics = options.topic
+    ? [resolveTopic(ctx.topics, options.topic, 'dlq')]
+    : [ctx.topics.ingest, ctx.topics.chunks, ctx.topics.vectors, ctx.topics.status].map(dlqTopic);
+  const found: ScannedMessage[] = [];
+  for (const topic of topics) {
+    await scanTopic(ctx.kafka, topic, {
+      ...scanOptions(options),
+      onMessage: (message) => {
+        if (matches(message, options)) found.push(message);
+        return found.length < options.limit;
+      },
+    });
+    if (found.length >= options.limit) break;
+  }
+  if (found.length === 0) {
+    ctx.out('no dead letters');
+    return found;
+  }
+  ctx.out(
+    formatTable(
+      ['WHERE', 'TIME', 'TENANT', 'CODE', 'FROM', 'ERROR'],
+      found.map((m) => [
+        `${m.topic}:${m.partition}:${m.offset}`,
+        new Date(m.timestamp).toISOString().slice(0, 19).replace('T', ' '),
+        m.headers[HEADERS.tenantId] ?? m.key?.toString() ?? '',
+        m.headers[HEADERS.errorCode] ?? '',
+        m.headers[HEADERS.originalTopic] ? `${m.headers[HEADERS.originalTopic]}:${m.headers[HEADERS.originalPartition]}:${m.headers[HEADERS.originalOffset]}` : '',
+        (m.headers[HEADERS.errorMessage] ?? '').slice(0, 120),
+      ]),
+    ),
+  );
+  ctx.out(`\n${found.length} dead letters${found.length === options.limit ? ` (the first ${options.limit}; --limit shows more)` : ''}`);
+  return found;
+}
+
+/** `topic:partition:offset` → its parts; the topic may itself contain colons only before the last two. */
+export function parseLocation(location: string): { topic: string; partition: number; offset: bigint } {
+  const match = /^(.+):(\d+):(\d+)$/.exec(location);
+  if (!match) throw new Error(`expected topic:partition:offset, got "${location}"`);
+  return { topic: match[1]!, partition: Number(match[2]), offset: BigInt(match[3]!) };
+}
+
+/** One message in full: where, key, every header, and the value (pretty-printed when JSON). */
+export async function dlqShowCommand(ctx: CliContext, location: string): Promise<ScannedMessage | undefined> {
+  const where = parseLocation(location);
+  let found: ScannedMessage | undefined;
+  await scanTopic(ctx.kafka, resolveTopic(ctx.topics, where.topic, 'dlq'), {
+    partitions: [where.partition],
+    fromOffset: where.offset,
+    toOffset: where.offset,
+    onMessage: (message) => {
+      found = message;
+      return false;
+    },
+  });
+  if (!found) throw new Error(`no message at ${location}`);
+  ctx.out(`${found.topic}:${found.partition}:${found.offset}  ${new Date(found.timestamp).toISOString()}`);
+  ctx.out(`key: ${found.key?.toString() ?? '(none)'}`);
+  ctx.out('headers:');
+  for (const [name, value] of Object.entries(found.headers).sort()) ctx.out(`  ${name}: ${value}`);
+  const text = found.value?.toString('utf8') ?? '';
+  let pretty = text;
+  try {
+    pretty = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // not JSON: shown as it is (that may be why it is here)
+  }
+  ctx.out(`value (${found.value?.byteLength ?? 0} bytes):\n${pretty}`);
+  return found;
+}
+
+/** Headers of a replayed copy: retry state dropped (it starts over), replay marks added. */
+export function replayHeaders(message: ScannedMessage, now = Date.now()): HeaderMap {
+  const headers: HeaderMap = { ...message.headers };
+  delete headers[HEADERS.attempt];
+  delete headers[HEADERS.retryDueAt];
+  headers[HEADERS.replayedAt] = String(now);
+  headers[HEADERS.replayedFrom] = `${message.topic}:${message.partition}:${message.offset}`;
+  return headers;
+}
+
+/** Where a message goes back to: the main topic of the DLQ or retry tier it sits in, or its origin. */
+export function replayTarget(message: ScannedMessage): string {
+  const source = sourceTopicOf(message.topic);
+  if (source !== message.topic) return source;
+  const original = message.headers[HEADERS.originalTopic];
+  if (original) return sourceTopicOf(original);
+  throw new Error(`${message.topic}:${message.partition}:${message.offset} names no original topic; pass --to`);
+}
+
+export interface ReplayOptions extends MessageFilter {
+  from: string;
+  to?: string;
+  dryRun: boolean;
+  /** Messages per second at most. */
+  rate?: number;
+  max?: number;
+}
+
+/**
+ * Moves messages from a DLQ (or any topic) back to their original topic, keeping key and headers
+ * and adding `x-replayed-at` / `x-replayed-from`. The source is left as it is (a log is not edited).
+ */
+export async function replayCommand(ctx: CliContext, options: ReplayOptions): Promise<{ matched: number; sent: number }> {
+  const from = resolveTopic(ctx.topics, options.from, options.from.includes('.') ? 'plain' : 'dlq');
+  const selected: ScannedMessage[] = [];
+  await scanTopic(ctx.kafka, from, {
+    ...scanOptions(options),
+    onMessage: (message) => {
+      if (matches(message, options)) selected.push(message);
+      return options.max === undefined || selected.length < options.max;
+    },
+  });
+  const targets = selected.map((message) => (options.to ? resolveTopic(ctx.topics, options.to) : replayTarget(message)));
+  if (options.dryRun) {
+    ctx.out(`dry run: ${selected.length} messages in ${from} match; nothing sent`);
+    selected.slice(0, 5).forEach((m, i) =>
+      ctx.out(`  ${m.topic}:${m.partition}:${m.offset} -> ${targets[i]}  key=${m.key?.toString() ?? ''} code=${m.headers[HEADERS.errorCode] ?? ''} ${(m.headers[HEADERS.errorMessage] ?? '').slice(0, 80)}`),
+    );
+    return { matched: selected.length, sent: 0 };
+  }
+  const producer = await ctx.producer();
+  const perSecond = options.rate ?? Number.POSITIVE_INFINITY;
+  const started = Date.now();
+  let sent = 0;
+  for (const [i, message] of selected.entries()) {
+    // Rate limit: the i-th message is not sent before i / rate seconds have passed.
+    const due = started + (i / perSecond) * 1000;
+    if (Number.isFinite(due) && due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    await sendAll(producer, [{ topic: targets[i]!, message: { key: message.key, value: message.value, headers: replayHeaders(message) } }]);
+    sent += 1;
+  }
+  ctx.out(`replayed ${sent} messages from ${from}`);
+  return { matched: selected.length, sent };
+}
