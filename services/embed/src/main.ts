@@ -1,12 +1,13 @@
 import { createEmbeddingProvider, loadEmbeddingConfig } from '@docintel/embedding';
 import { failedStatusOnDeadLetter, main, type ServiceDefinition } from '@docintel/service';
 import { createEmbedHandler, loadEmbedConfig } from './handler';
+import { loadResilienceConfig, resilientProvider } from './resilience';
 
 export const embedService: ServiceDefinition<'chunks'> = {
   name: 'embed',
   consumes: 'chunks',
   setup: async (deps) => {
-    const provider = createEmbeddingProvider(loadEmbeddingConfig(deps.env));
+    const provider = resilientProvider(createEmbeddingProvider(loadEmbeddingConfig(deps.env)), loadResilienceConfig(deps.env), deps.logger);
     return {
       ...createEmbedHandler({ topics: deps.topics, registry: deps.registry, db: deps.pool }, provider, loadEmbedConfig(deps.env)),
       onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'embed'),

@@ -2,13 +2,18 @@ import { failedStatusOnDeadLetter, main, type ServiceDefinition } from '@docinte
 import { createVectorStore, loadVectorStoreConfig } from '@docintel/vectorstore';
 import { createStoreHandler } from './handler';
 import { advisoryLock } from './ledger';
+import { loadStoreResilienceConfig, resilientStore } from './resilience';
 
 export const storeService: ServiceDefinition<'vectors'> = {
   name: 'store',
   consumes: 'vectors',
   setup: async (deps) => {
     const config = loadVectorStoreConfig(deps.env);
-    const store = createVectorStore({ ...config, lock: advisoryLock(deps.pool), logger: deps.logger });
+    const store = resilientStore(
+      createVectorStore({ ...config, lock: advisoryLock(deps.pool), logger: deps.logger }),
+      loadStoreResilienceConfig(deps.env),
+      deps.logger,
+    );
     return {
       ...createStoreHandler({ topics: deps.topics, db: deps.pool }, store, config.dimension),
       onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'store'),

@@ -1,0 +1,43 @@
+import { envInt, envOptional, ConfigError, retrying, TransientError, type Env, type Logger } from '@docintel/core';
+import type { EmbeddingProvider } from '@docintel/embedding';
+
+export interface ResilienceConfig {
+  /** Tries per provider request before the failure reaches the message. @default 3 */
+  attempts: number;
+  /** Fault injection for chaos tests: share of provider requests that fail transiently. @default 0 */
+  chaosFailureRate: number;
+}
+
+/** `EMBEDDING_ATTEMPTS`, `CHAOS_EMBEDDING_FAILURE_RATE` (0 to 1; for fault tests only). */
+export function loadResilienceConfig(env: Env): ResilienceConfig {
+  const rate = envOptional(env, 'CHAOS_EMBEDDING_FAILURE_RATE');
+  const chaosFailureRate = rate === undefined ? 0 : Number(rate);
+  if (!Number.isFinite(chaosFailureRate) || chaosFailureRate < 0 || chaosFailureRate > 1) {
+    throw new ConfigError('CHAOS_EMBEDDING_FAILURE_RATE', `must be a number from 0 to 1, got "${rate}"`);
+  }
+  return { attempts: envInt(env, 'EMBEDDING_ATTEMPTS', 3, { min: 1, max: 10 }), chaosFailureRate };
+}
+
+/**
+ * The provider with short in-process retries of transient failures (and, in chaos tests, injected
+ * ones): a provider blip costs a backoff, not a trip of the whole message through a retry tier.
+ */
+export function resilientProvider(provider: EmbeddingProvider, config: ResilienceConfig, logger: Logger): EmbeddingProvider {
+  const call = async (texts: string[], kind: Parameters<EmbeddingProvider['embed']>[1]) => {
+    if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
+      throw new TransientError('EMBEDDING_FAILED', 'chaos: injected embedding provider failure');
+    }
+    return provider.embed(texts, kind);
+  };
+  return {
+    model: provider.model,
+    dimension: provider.dimension,
+    maxBatchSize: provider.maxBatchSize,
+    embed: (texts, kind) =>
+      retrying(() => call(texts, kind), {
+        attempts: config.attempts,
+        onRetry: (error, attempt, delayMs) => logger.debug('retrying embedding request', { error, attempt, delayMs, texts: texts.length }),
+      }),
+    close: () => provider.close?.() ?? Promise.resolve(),
+  };
+}

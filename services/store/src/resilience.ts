@@ -1,0 +1,41 @@
+import { ConfigError, envInt, envOptional, retrying, TransientError, type Env, type Logger } from '@docintel/core';
+import type { VectorStore } from '@docintel/vectorstore';
+
+export interface StoreResilienceConfig {
+  /** Tries per vector store call before the failure reaches the message. @default 3 */
+  attempts: number;
+  /** Fault injection for chaos tests: share of writes that fail transiently. @default 0 */
+  chaosFailureRate: number;
+}
+
+/** `VECTOR_STORE_ATTEMPTS`, `CHAOS_VECTOR_STORE_FAILURE_RATE` (0 to 1; for fault tests only). */
+export function loadStoreResilienceConfig(env: Env): StoreResilienceConfig {
+  const rate = envOptional(env, 'CHAOS_VECTOR_STORE_FAILURE_RATE');
+  const chaosFailureRate = rate === undefined ? 0 : Number(rate);
+  if (!Number.isFinite(chaosFailureRate) || chaosFailureRate < 0 || chaosFailureRate > 1) {
+    throw new ConfigError('CHAOS_VECTOR_STORE_FAILURE_RATE', `must be a number from 0 to 1, got "${rate}"`);
+  }
+  return { attempts: envInt(env, 'VECTOR_STORE_ATTEMPTS', 3, { min: 1, max: 10 }), chaosFailureRate };
+}
+
+/** The store with short in-process retries of its writes (idempotent, so safe to repeat). */
+export function resilientStore(store: VectorStore, config: StoreResilienceConfig, logger: Logger): VectorStore {
+  const write = <T>(name: string, work: () => Promise<T>) =>
+    retrying(
+      async () => {
+        if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
+          throw new TransientError('VECTOR_STORE_FAILED', `chaos: injected vector store failure in ${name}`);
+        }
+        return work();
+      },
+      { attempts: config.attempts, onRetry: (error, attempt, delayMs) => logger.debug('retrying vector store call', { call: name, error, attempt, delayMs }) },
+    );
+  return {
+    upsert: (namespace, records) => write('upsert', () => store.upsert(namespace, records)),
+    deleteDocument: (namespace, documentId, beforeVersion) => write('deleteDocument', () => store.deleteDocument(namespace, documentId, beforeVersion)),
+    query: (namespace, vector, topK) => store.query(namespace, vector, topK),
+    listIds: (namespace, documentId) => store.listIds(namespace, documentId),
+    listNamespaces: () => store.listNamespaces(),
+    close: () => store.close(),
+  };
+}
