@@ -13,7 +13,7 @@ const WORDS = (
 ).split(' ');
 
 /** A small deterministic random generator (mulberry32), so the corpus is the same on every run. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
