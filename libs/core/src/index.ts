@@ -6,3 +6,4 @@ export * from './http';
 export * from './lifecycle';
 export * from './warnings';
 export * from './retry';
+export * from './breaker';

@@ -23,7 +23,9 @@ export async function retrying<T>(work: () => Promise<T>, options: RetryOptions 
     try {
       return await work();
     } catch (error) {
-      if (attempt >= attempts || !classifyError(error).retriable) throw error;
+      const { retriable, code } = classifyError(error);
+      // An open circuit answers at once and will for a while: the consumer pauses instead.
+      if (attempt >= attempts || !retriable || code === 'CIRCUIT_OPEN') throw error;
       const backoff = Math.min(options.maxDelayMs ?? 2_000, (options.baseDelayMs ?? 100) * 2 ** (attempt - 1));
       const retryAfter = error instanceof DocintelError ? Number(error.details?.retryAfterMs ?? 0) : 0;
       const delay = Math.max(retryAfter, backoff * (0.5 + Math.random() / 2));

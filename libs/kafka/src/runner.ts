@@ -66,7 +66,15 @@ export interface StageConsumerOptions<T extends { tenantId: string }> {
   maxBytesPerPartition?: number;
   /** Called when a consumer stops for good (kafkajs gave up restarting it). */
   onFatal?(error: unknown): void;
+  /**
+   * The dependencies' circuit breakers. While open, partitions are paused instead of burning
+   * retries: a message that fails because of it is neither retried nor dead-lettered but read
+   * again once a breaker lets a probe through.
+   */
+  gate?: { isOpen(): boolean; onChange(listener: () => void): void };
 }
+
+type Handled = Array<{ topic: string; message: Message }> | 'hold' | 'stale';
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -83,10 +91,15 @@ export class StageConsumer<T extends { tenantId: string }> {
   readonly #retry: Consumer | undefined;
   readonly #joined = new Set<Consumer>();
   readonly #resumeTimers = new Set<NodeJS.Timeout>();
+  /** Partitions paused because a breaker is open, with their resume functions. */
+  #gateHolds: Array<() => void> = [];
   #state: State = 'idle';
 
   constructor(options: StageConsumerOptions<T>) {
     this.#options = options;
+    options.gate?.onChange(() => {
+      if (!options.gate?.isOpen()) this.#releaseGateHolds();
+    });
     this.#main = this.#createConsumer(options.groupId, false);
     this.#retry = options.retryDelaysMs.length > 0 ? this.#createConsumer(`${options.groupId}.retry`, true) : undefined;
   }
@@ -112,6 +125,7 @@ export class StageConsumer<T extends { tenantId: string }> {
     this.#state = 'stopping';
     for (const timer of this.#resumeTimers) clearTimeout(timer);
     this.#resumeTimers.clear();
+    this.#gateHolds = [];
     const results = await Promise.allSettled([this.#main.disconnect(), this.#retry?.disconnect()]);
     this.#state = 'stopped';
     const failed = results.find((result) => result.status === 'rejected');
@@ -167,15 +181,18 @@ export class StageConsumer<T extends { tenantId: string }> {
       }
     }
 
-    const outputs = await mapLimit(messages, this.#options.concurrency ?? 1, async (message) => {
-      if (!payload.isRunning() || payload.isStale()) return undefined;
+    const gate = this.#options.gate;
+    const outputs = await mapLimit(messages, this.#options.concurrency ?? 1, async (message): Promise<Handled> => {
+      if (!payload.isRunning() || payload.isStale()) return 'stale';
+      if (gate?.isOpen()) return 'hold';
       const result = await this.#handleOne(batch.topic, batch.partition, message, () => payload.heartbeat());
       await payload.heartbeat();
       return result;
     });
-    const done = outputs.findIndex((result) => result === undefined);
-    const handled = done === -1 ? messages : messages.slice(0, done);
-    await sendAll(this.#options.producer, outputs.slice(0, handled.length).flat() as Array<{ topic: string; message: Message }>);
+    // Only the prefix of handled messages counts: the rest is read again (outputs are idempotent).
+    const stop = outputs.findIndex((result) => result === 'stale' || result === 'hold');
+    const handled = stop === -1 ? messages : messages.slice(0, stop);
+    await sendAll(this.#options.producer, outputs.slice(0, handled.length).flatMap((result) => (Array.isArray(result) ? result : [])));
     const last = handled[handled.length - 1];
     if (last) {
       payload.resolveOffset(last.offset);
@@ -183,9 +200,30 @@ export class StageConsumer<T extends { tenantId: string }> {
     }
     this.#options.metrics.handleSeconds.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
 
-    if (holdUntil !== undefined && handled.length === messages.length && this.#state === 'running') {
+    if (stop !== -1 && outputs[stop] === 'hold' && this.#state === 'running') {
+      this.#holdForGate(payload, batch.topic, batch.partition);
+    } else if (holdUntil !== undefined && handled.length === messages.length && this.#state === 'running') {
       this.#hold(payload, batch.topic, batch.partition, holdUntil);
     }
+  }
+
+  /** Pauses a partition while a breaker is open; resumed when the gate lets probes through. */
+  #holdForGate(payload: EachBatchPayload, topic: string, partition: number): void {
+    const resume = payload.pause();
+    this.#options.metrics.paused.inc({ reason: 'breaker' });
+    this.#options.logger.warn('pausing consumption: a dependency is unavailable', { topic, partition });
+    this.#gateHolds.push(() => {
+      this.#options.metrics.paused.dec({ reason: 'breaker' });
+      resume();
+    });
+    if (!this.#options.gate?.isOpen()) this.#releaseGateHolds();
+  }
+
+  #releaseGateHolds(): void {
+    const holds = this.#gateHolds;
+    this.#gateHolds = [];
+    if (holds.length > 0) this.#options.logger.info('resuming consumption', { partitions: holds.length });
+    for (const resume of holds) resume();
   }
 
   /** Pauses one retry partition until `until`; kafkajs resumes from the last resolved offset. */
@@ -206,7 +244,7 @@ export class StageConsumer<T extends { tenantId: string }> {
     partition: number,
     message: KafkaMessage,
     heartbeat: () => Promise<void>,
-  ): Promise<Array<{ topic: string; message: Message }>> {
+  ): Promise<Handled> {
     const options = this.#options;
     const headers = readHeaders(message.headers);
     const key = message.key?.toString('utf8');
@@ -239,6 +277,11 @@ export class StageConsumer<T extends { tenantId: string }> {
       return emitted.map((out) => ({ topic: out.topic, message: withStandardHeaders(out, traceId) }));
     } catch (error) {
       const classification = classifyError(error);
+      if (classification.code === 'CIRCUIT_OPEN' || (classification.retriable && options.gate?.isOpen())) {
+        // An outage, not this message's fault: read it again after the dependency is back.
+        options.metrics.messages.inc({ topic: options.topic, outcome: 'held' });
+        return 'hold';
+      }
       const routing = routeFailure(
         { sourceTopic: options.topic, topic, partition, offset: message.offset, timestamp: message.timestamp, headers, groupId: options.groupId },
         classification,

@@ -85,4 +85,51 @@ describe('StageConsumer against a real broker', () => {
     expect(attempts.map((s) => s.attempt)).toEqual([0, 1, 2]);
     for (const retry of seen.filter((s) => s.attempt > 0)) expect(retry.at).toBeGreaterThanOrEqual(retry.dueAt);
   });
+
+  it('pauses instead of retrying while the gate is open, and resumes when it closes', async () => {
+    const names = topicNames(topics.prefix);
+    const listeners: Array<() => void> = [];
+    let open = false;
+    const gate = { isOpen: () => open, onChange: (listener: () => void) => listeners.push(listener) };
+    const setOpen = (value: boolean) => {
+      open = value;
+      for (const listener of listeners) listener();
+    };
+    const metrics = createConsumerMetrics(createRegistry('test'));
+    const handled: string[] = [];
+    stage = new StageConsumer<IngestRequest>({
+      kafka: topics.kafka,
+      producer,
+      logger: testLogger(),
+      metrics,
+      topic: names.ingest,
+      groupId: `${topics.prefix}gate`,
+      schema: ingestRequestSchema,
+      retryDelaysMs: [200],
+      gate,
+      handle: async (message) => {
+        if (message.value.documentId === 'trips-breaker' && !handled.includes('tripped')) {
+          handled.push('tripped');
+          setOpen(true);
+          throw new TransientError('EMBEDDING_FAILED', 'provider is down');
+        }
+        handled.push(message.value.documentId);
+      },
+    });
+    await stage.start();
+    await eventually(() => stage!.isReady(), { description: 'consumer ready' });
+    const send = (id: string) => ({ key: 'acme', value: JSON.stringify({ tenantId: 'acme', documentId: id, version: 1 }) });
+    await producer.send({ topic: names.ingest, messages: [send('trips-breaker'), send('after-1'), send('after-2')] });
+
+    await eventually(async () => (await metrics.paused.get()).values.some((v) => v.labels.reason === 'breaker' && v.value > 0), {
+      description: 'partition paused for the breaker',
+    });
+    expect(handled).toEqual(['tripped']);
+    setOpen(false);
+    await eventually(() => handled.length === 4, { description: 'all handled after the breaker closed' });
+    expect(handled).toEqual(['tripped', 'trips-breaker', 'after-1', 'after-2']);
+    // The outage sent nothing to a retry tier or the DLQ.
+    expect(await readTopic(topics.kafka, `${names.ingest}.retry.1`)).toEqual([]);
+    expect(await readTopic(topics.kafka, dlqTopic(names.ingest))).toEqual([]);
+  });
 });

@@ -22,6 +22,8 @@ export interface ServiceConfig {
   partitionsConsumedConcurrently: number;
   /** Hard limit for a graceful shutdown. @default 25_000 */
   shutdownGraceMs: number;
+  /** Defaults of the dependencies' circuit breakers. */
+  breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeoutMs: number; timeoutMs: number };
 }
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -46,5 +48,11 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
     retryDelaysMs: envIntList(env, 'RETRY_DELAYS_MS', [5_000, 30_000, 120_000]),
     partitionsConsumedConcurrently: envInt(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 4, { min: 1, max: 64 }),
     shutdownGraceMs: envInt(env, 'SHUTDOWN_GRACE_MS', 25_000, { min: 1_000 }),
+    breaker: {
+      errorThresholdPercentage: envInt(env, 'BREAKER_ERROR_PERCENT', 50, { min: 1, max: 100 }),
+      volumeThreshold: envInt(env, 'BREAKER_VOLUME_THRESHOLD', 5, { min: 1 }),
+      resetTimeoutMs: envInt(env, 'BREAKER_RESET_MS', 5_000, { min: 100 }),
+      timeoutMs: envInt(env, 'BREAKER_TIMEOUT_MS', 60_000, { min: 100 }),
+    },
   };
 }

@@ -1,3 +1,4 @@
 export * from './config';
 export * from './status';
 export * from './run';
+export * from './guard';

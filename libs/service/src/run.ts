@@ -1,5 +1,9 @@
 import {
+  Breaker,
+  BreakerGate,
+  createBreakerMetrics,
   createConsumerMetrics,
+  type BreakerOptions,
   createLogger,
   createRegistry,
   errorMessage,
@@ -23,6 +27,8 @@ import { loadServiceConfig, type ServiceConfig, type ServiceName } from './confi
 /** What a stage gets to build its handler with. */
 export interface ServiceDeps {
   env: Env;
+  /** A circuit breaker around one dependency; while any is open the stage pauses consumption. */
+  breaker(name: string, options?: BreakerOptions): Breaker;
   config: ServiceConfig;
   logger: Logger;
   registry: Registry;
@@ -82,7 +88,14 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     ssl: config.kafka.ssl,
   });
 
-  const deps: ServiceDeps = { env, config, logger, registry, pool, producer, topics };
+  const gate = new BreakerGate();
+  const breakerMetrics = createBreakerMetrics(registry);
+  const breaker = (name: string, options?: BreakerOptions) => {
+    const created = gate.add(new Breaker(name, { ...config.breaker, ...options }, breakerMetrics));
+    created.onChange((state) => logger.warn('circuit breaker changed state', { breaker: name, state }));
+    return created;
+  };
+  const deps: ServiceDeps = { env, config, logger, registry, pool, producer, topics, breaker };
   const handler = await definition.setup(deps);
   await producer.connect();
 
@@ -102,6 +115,7 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     concurrency: handler.concurrency,
     maxBytesPerPartition: handler.maxBytesPerPartition,
     partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+    gate,
     onFatal: (error) => void lifecycle.shutdown?.(`consumer stopped: ${errorMessage(error)}`, 1),
   });
   const ops = await startOpsServer({
@@ -121,6 +135,7 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
         ['producer', () => producer.disconnect()],
         ['database', () => pool.end()],
         ['ops server', () => ops.close()],
+        ['breakers', async () => gate.shutdown()],
       ];
       const failures: string[] = [];
       for (const [name, run] of steps) {

@@ -1,5 +1,5 @@
 import { createEmbeddingProvider, loadEmbeddingConfig } from '@docintel/embedding';
-import { failedStatusOnDeadLetter, main, type ServiceDefinition } from '@docintel/service';
+import { failedStatusOnDeadLetter, guardQueryable, isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
 import { createEmbedHandler, loadEmbedConfig } from './handler';
 import { loadResilienceConfig, resilientProvider } from './resilience';
 
@@ -7,9 +7,15 @@ export const embedService: ServiceDefinition<'chunks'> = {
   name: 'embed',
   consumes: 'chunks',
   setup: async (deps) => {
-    const provider = resilientProvider(createEmbeddingProvider(loadEmbeddingConfig(deps.env)), loadResilienceConfig(deps.env), deps.logger);
+    const provider = resilientProvider(
+      createEmbeddingProvider(loadEmbeddingConfig(deps.env)),
+      loadResilienceConfig(deps.env),
+      deps.logger,
+      deps.breaker('embedding'),
+    );
+    const db = guardQueryable(deps.pool, deps.breaker('postgres', { counts: isDatabaseOutage }));
     return {
-      ...createEmbedHandler({ topics: deps.topics, registry: deps.registry, db: deps.pool }, provider, loadEmbedConfig(deps.env)),
+      ...createEmbedHandler({ topics: deps.topics, registry: deps.registry, db }, provider, loadEmbedConfig(deps.env)),
       onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'embed'),
     };
   },

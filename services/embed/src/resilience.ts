@@ -1,4 +1,4 @@
-import { envInt, envOptional, ConfigError, retrying, TransientError, type Env, type Logger } from '@docintel/core';
+import { envInt, envOptional, ConfigError, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { EmbeddingProvider } from '@docintel/embedding';
 
 export interface ResilienceConfig {
@@ -22,7 +22,7 @@ export function loadResilienceConfig(env: Env): ResilienceConfig {
  * The provider with short in-process retries of transient failures (and, in chaos tests, injected
  * ones): a provider blip costs a backoff, not a trip of the whole message through a retry tier.
  */
-export function resilientProvider(provider: EmbeddingProvider, config: ResilienceConfig, logger: Logger): EmbeddingProvider {
+export function resilientProvider(provider: EmbeddingProvider, config: ResilienceConfig, logger: Logger, breaker?: Breaker): EmbeddingProvider {
   const call = async (texts: string[], kind: Parameters<EmbeddingProvider['embed']>[1]) => {
     if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
       throw new TransientError('EMBEDDING_FAILED', 'chaos: injected embedding provider failure');
@@ -34,7 +34,7 @@ export function resilientProvider(provider: EmbeddingProvider, config: Resilienc
     dimension: provider.dimension,
     maxBatchSize: provider.maxBatchSize,
     embed: (texts, kind) =>
-      retrying(() => call(texts, kind), {
+      retrying(() => (breaker ? breaker.fire(() => call(texts, kind)) : call(texts, kind)), {
         attempts: config.attempts,
         onRetry: (error, attempt, delayMs) => logger.debug('retrying embedding request', { error, attempt, delayMs, texts: texts.length }),
       }),

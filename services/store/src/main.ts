@@ -1,4 +1,4 @@
-import { failedStatusOnDeadLetter, main, type ServiceDefinition } from '@docintel/service';
+import { failedStatusOnDeadLetter, guardQueryable, isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
 import { createVectorStore, loadVectorStoreConfig } from '@docintel/vectorstore';
 import { createStoreHandler } from './handler';
 import { advisoryLock } from './ledger';
@@ -13,9 +13,11 @@ export const storeService: ServiceDefinition<'vectors'> = {
       createVectorStore({ ...config, lock: advisoryLock(deps.pool), logger: deps.logger }),
       loadStoreResilienceConfig(deps.env),
       deps.logger,
+      deps.breaker('vectorstore'),
     );
+    const db = guardQueryable(deps.pool, deps.breaker('postgres', { counts: isDatabaseOutage }));
     return {
-      ...createStoreHandler({ topics: deps.topics, db: deps.pool }, store, config.dimension),
+      ...createStoreHandler({ topics: deps.topics, db }, store, config.dimension),
       onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'store'),
     };
   },

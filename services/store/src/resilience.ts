@@ -1,4 +1,4 @@
-import { ConfigError, envInt, envOptional, retrying, TransientError, type Env, type Logger } from '@docintel/core';
+import { ConfigError, envInt, envOptional, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { VectorStore } from '@docintel/vectorstore';
 
 export interface StoreResilienceConfig {
@@ -19,14 +19,17 @@ export function loadStoreResilienceConfig(env: Env): StoreResilienceConfig {
 }
 
 /** The store with short in-process retries of its writes (idempotent, so safe to repeat). */
-export function resilientStore(store: VectorStore, config: StoreResilienceConfig, logger: Logger): VectorStore {
+export function resilientStore(store: VectorStore, config: StoreResilienceConfig, logger: Logger, breaker?: Breaker): VectorStore {
   const write = <T>(name: string, work: () => Promise<T>) =>
     retrying(
-      async () => {
-        if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
-          throw new TransientError('VECTOR_STORE_FAILED', `chaos: injected vector store failure in ${name}`);
-        }
-        return work();
+      () => {
+        const attempt = async () => {
+          if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
+            throw new TransientError('VECTOR_STORE_FAILED', `chaos: injected vector store failure in ${name}`);
+          }
+          return work();
+        };
+        return breaker ? breaker.fire(attempt) : attempt();
       },
       { attempts: config.attempts, onRetry: (error, attempt, delayMs) => logger.debug('retrying vector store call', { call: name, error, attempt, delayMs }) },
     );
