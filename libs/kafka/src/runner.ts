@@ -182,13 +182,16 @@ export class StageConsumer<T extends { tenantId: string }> {
     }
 
     const gate = this.#options.gate;
+    // kafkajs heartbeats only between batches or when asked; a slow batch (a large document, a
+    // provider budget wait) must not cost the group membership.
+    const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 3_000);
     const outputs = await mapLimit(messages, this.#options.concurrency ?? 1, async (message): Promise<Handled> => {
       if (!payload.isRunning() || payload.isStale()) return 'stale';
       if (gate?.isOpen()) return 'hold';
       const result = await this.#handleOne(batch.topic, batch.partition, message, () => payload.heartbeat());
       await payload.heartbeat();
       return result;
-    });
+    }).finally(() => clearInterval(beat));
     // Only the prefix of handled messages counts: the rest is read again (outputs are idempotent).
     const stop = outputs.findIndex((result) => result === 'stale' || result === 'hold');
     const handled = stop === -1 ? messages : messages.slice(0, stop);

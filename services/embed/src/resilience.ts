@@ -1,5 +1,6 @@
 import { envInt, envOptional, ConfigError, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { EmbeddingProvider } from '@docintel/embedding';
+import { estimateTokens, type SharedRateLimiter } from './quota';
 
 export interface ResilienceConfig {
   /** Tries per provider request before the failure reaches the message. @default 3 */
@@ -22,7 +23,13 @@ export function loadResilienceConfig(env: Env): ResilienceConfig {
  * The provider with short in-process retries of transient failures (and, in chaos tests, injected
  * ones): a provider blip costs a backoff, not a trip of the whole message through a retry tier.
  */
-export function resilientProvider(provider: EmbeddingProvider, config: ResilienceConfig, logger: Logger, breaker?: Breaker): EmbeddingProvider {
+export function resilientProvider(
+  provider: EmbeddingProvider,
+  config: ResilienceConfig,
+  logger: Logger,
+  breaker?: Breaker,
+  limiter?: SharedRateLimiter,
+): EmbeddingProvider {
   const call = async (texts: string[], kind: Parameters<EmbeddingProvider['embed']>[1]) => {
     if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
       throw new TransientError('EMBEDDING_FAILED', 'chaos: injected embedding provider failure');
@@ -34,10 +41,18 @@ export function resilientProvider(provider: EmbeddingProvider, config: Resilienc
     dimension: provider.dimension,
     maxBatchSize: provider.maxBatchSize,
     embed: (texts, kind) =>
-      retrying(() => (breaker ? breaker.fire(() => call(texts, kind)) : call(texts, kind)), {
+      retrying(
+        async () => {
+          // Every attempt is a request the provider counts, so each takes its share of the shared
+          // budget; the wait for it stays outside the breaker, which would count it as slowness.
+          await limiter?.acquire(texts.reduce((sum, text) => sum + estimateTokens(text), 0));
+          return breaker ? breaker.fire(() => call(texts, kind)) : call(texts, kind);
+        },
+        {
         attempts: config.attempts,
-        onRetry: (error, attempt, delayMs) => logger.debug('retrying embedding request', { error, attempt, delayMs, texts: texts.length }),
-      }),
+          onRetry: (error, attempt, delayMs) => logger.debug('retrying embedding request', { error, attempt, delayMs, texts: texts.length }),
+        },
+      ),
     close: () => provider.close?.() ?? Promise.resolve(),
   };
 }
