@@ -1,4 +1,4 @@
-import { classifyError, DocintelError } from '@docintel/core';
+import { classifyError, type DocintelError } from '@docintel/core';
 import { createTestDatabase, eventually, type TestDatabase } from '@docintel/testing';
 import { estimateTokens, SharedRateLimiter } from '../src/quota';
 
