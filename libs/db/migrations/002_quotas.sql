@@ -7,16 +7,6 @@ create table rate_windows (
   primary key (key, window_start)
 );
 
--- Embedding tokens spent per tenant and UTC day, for optional daily budgets.
-create table tenant_token_usage (
-  tenant_id text not null,
-  day date not null,
-  tokens bigint not null default 0 check (tokens >= 0),
-  primary key (tenant_id, day)
-);
-
--- Why a version is waiting (e.g. its tenant's daily budget is spent), shown by `docintel status`.
-alter table document_status add column waiting text;
 
 -- Reserves one request of `tokens` tokens in the current minute under both limits (a null limit is
 -- no limit), all or nothing. Returns 0 when reserved, else the milliseconds until the next window.
