@@ -14,6 +14,7 @@ export const storeService: ServiceDefinition<'vectors'> = {
       loadStoreResilienceConfig(deps.env),
       deps.logger,
       deps.breaker('vectorstore'),
+      deps.registry,
     );
     const db = guardQueryable(deps.pool, deps.breaker('postgres', { counts: isDatabaseOutage }));
     return {

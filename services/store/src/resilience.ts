@@ -1,5 +1,6 @@
 import { ConfigError, envInt, envOptional, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { VectorStore } from '@docintel/vectorstore';
+import { Counter, type Registry } from 'prom-client';
 
 export interface StoreResilienceConfig {
   /** Tries per vector store call before the failure reaches the message. @default 3 */
@@ -19,7 +20,26 @@ export function loadStoreResilienceConfig(env: Env): StoreResilienceConfig {
 }
 
 /** The store with short in-process retries of its writes (idempotent, so safe to repeat). */
-export function resilientStore(store: VectorStore, config: StoreResilienceConfig, logger: Logger, breaker?: Breaker): VectorStore {
+export function resilientStore(
+  store: VectorStore,
+  config: StoreResilienceConfig,
+  logger: Logger,
+  breaker?: Breaker,
+  registry?: Registry,
+): VectorStore {
+  const requests = registry
+    ? new Counter({ name: 'docintel_vector_store_requests_total', help: 'Vector store calls, every attempt', labelNames: ['call', 'outcome'], registers: [registry] })
+    : undefined;
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await work();
+      requests?.inc({ call: name, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      requests?.inc({ call: name, outcome: 'error' });
+      throw error;
+    }
+  };
   const write = <T>(name: string, work: () => Promise<T>) =>
     retrying(
       () => {
@@ -27,7 +47,7 @@ export function resilientStore(store: VectorStore, config: StoreResilienceConfig
           if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
             throw new TransientError('VECTOR_STORE_FAILED', `chaos: injected vector store failure in ${name}`);
           }
-          return work();
+          return timed(name, work);
         };
         return breaker ? breaker.fire(attempt) : attempt();
       },
