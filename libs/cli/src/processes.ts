@@ -40,6 +40,10 @@ export function serviceEntry(name: ServiceName): string {
  */
 export function spawnService(name: ServiceName, options: SpawnOptions): Promise<ServiceProcess> {
   if (options.detached) return spawnDetached(name, options);
+  if (options.env.LOG_LEVEL === 'error' || options.env.LOG_LEVEL === 'warn') {
+    // The start is recognised by the service's `started` line, an info line.
+    return Promise.reject(new Error(`spawnService reads the service's "started" log line: LOG_LEVEL must be info or lower, not ${options.env.LOG_LEVEL}`));
+  }
   const child = spawn(process.execPath, [serviceEntry(name)], {
     cwd: ROOT,
     env: options.env,
