@@ -60,6 +60,11 @@ export interface StageConsumerOptions<T extends { tenantId: string }> {
   onDeadLetter?(info: DeadLetterInfo<T>): OutboundMessage[];
   /** Messages of one partition batch handled at once. @default 1 */
   concurrency?: number;
+  /**
+   * With concurrency: messages with the same key are handled one after another, in offset order
+   * (e.g. the batches and the delete of one document); different keys run side by side.
+   */
+  orderingKey?: (message: KafkaMessage) => string;
   /** Partitions handled at once by each consumer. @default 4 */
   partitionsConsumedConcurrently?: number;
   /** @default 1_048_576 (1 MiB) */
@@ -185,7 +190,7 @@ export class StageConsumer<T extends { tenantId: string }> {
     // kafkajs heartbeats only between batches or when asked; a slow batch (a large document, a
     // provider budget wait) must not cost the group membership.
     const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 3_000);
-    const outputs = await mapLimit(messages, this.#options.concurrency ?? 1, async (message): Promise<Handled> => {
+    const outputs = await mapOrdered(messages, this.#options.concurrency ?? 1, this.#options.orderingKey, async (message): Promise<Handled> => {
       if (!payload.isRunning() || payload.isStale()) return 'stale';
       if (gate?.isOpen()) return 'hold';
       const result = await this.#handleOne(batch.topic, batch.partition, message, () => payload.heartbeat());
@@ -316,16 +321,26 @@ function dueAt(message: KafkaMessage): number {
   return Number.isFinite(due) ? due : 0;
 }
 
-/** Like Promise.all over `items` with at most `limit` in flight; results keep the input order. */
-async function mapLimit<I, O>(items: readonly I[], limit: number, work: (item: I) => Promise<O>): Promise<O[]> {
+/**
+ * Like Promise.all over `items` with at most `limit` in flight; results keep the input order.
+ * Items with the same key (when `keyOf` is given) run one after another, in input order.
+ */
+async function mapOrdered<I, O>(items: readonly I[], limit: number, keyOf: ((item: I) => string) | undefined, work: (item: I) => Promise<O>): Promise<O[]> {
   const results = new Array<O>(items.length);
+  const groups = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const key = keyOf && limit > 1 ? keyOf(item) : limit > 1 ? String(index) : '';
+    const group = groups.get(key);
+    if (group) group.push(index);
+    else groups.set(key, [index]);
+  });
+  const queue = [...groups.values()];
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
+    while (next < queue.length) {
+      for (const index of queue[next++]!) results[index] = await work(items[index]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   return results;
 }

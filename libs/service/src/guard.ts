@@ -1,5 +1,6 @@
 import { classifyError, type Breaker } from '@docintel/core';
 import { toDatabaseError, type Queryable } from '@docintel/db';
+import type { KafkaMessage } from 'kafkajs';
 
 /** The PostgreSQL breaker counts lost connections only; a failing statement is not an outage. */
 export function isDatabaseOutage(error: unknown): boolean {
@@ -18,4 +19,17 @@ export function guardQueryable(db: Queryable, breaker: Breaker): Queryable {
         }
       }),
   };
+}
+
+/**
+ * The document a raw message is about, as an ordering key for concurrent handling; a value that
+ * cannot be read shares the empty key (it goes to the DLQ anyway).
+ */
+export function documentOf(message: KafkaMessage): string {
+  try {
+    const documentId = (JSON.parse(message.value?.toString('utf8') ?? '') as { documentId?: unknown }).documentId;
+    return typeof documentId === 'string' ? documentId : '';
+  } catch {
+    return '';
+  }
 }

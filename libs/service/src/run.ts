@@ -42,6 +42,8 @@ export interface StageHandler<T extends { tenantId: string }> {
   onDeadLetter?: StageConsumerOptions<T>['onDeadLetter'];
   /** Messages of one partition batch handled at once. @default 1 */
   concurrency?: number;
+  /** With concurrency: messages with the same key keep their order. */
+  orderingKey?: StageConsumerOptions<T>['orderingKey'];
   /** @default 1 MiB */
   maxBytesPerPartition?: number;
   /** Extra readiness condition (e.g. the vector store opened). */
@@ -113,6 +115,7 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     handle: handler.handle,
     onDeadLetter: handler.onDeadLetter,
     concurrency: handler.concurrency,
+    orderingKey: handler.orderingKey,
     maxBytesPerPartition: handler.maxBytesPerPartition,
     partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
     gate,

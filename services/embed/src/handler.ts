@@ -71,7 +71,10 @@ export function createEmbedHandler(
         dimension: provider.dimension,
         chunks: batch.chunks.map((chunk) => ({ ...chunk, vector: encodeVector(vectors.get(chunk.hash)!) })),
       };
-      context.emit(statusMessage(topics.status, ref, 'embedding', 'embed', { batch: { index: batch.batchIndex, chunks: batch.chunks.length }, replayed: message.replayed }));
+      // One `embedding` event per version is all the status needs; more would only load its topic.
+      if (batch.batchIndex === 0) {
+        context.emit(statusMessage(topics.status, ref, 'embedding', 'embed', { batch: { index: batch.batchIndex, chunks: batch.chunks.length }, replayed: message.replayed }));
+      }
       context.emit({ topic: topics.vectors, key: batch.tenantId, value: out });
     },
     close: async () => {

@@ -1,4 +1,5 @@
-import { isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
+import { envInt } from '@docintel/core';
+import { documentOf, isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
 import { applyStatusEvent } from './repository';
 
 export const statusService: ServiceDefinition<'status'> = {
@@ -11,6 +12,9 @@ export const statusService: ServiceDefinition<'status'> = {
         const state = await postgres.fire(() => applyStatusEvent(deps.pool, message.value));
         message.logger.debug('status event applied', { event: message.value.state, state, version: message.value.version });
       },
+      // Rows of different documents are folded side by side; one document's events keep their order.
+      concurrency: envInt(deps.env, 'STATUS_CONCURRENCY', 16, { min: 1, max: 256 }),
+      orderingKey: documentOf,
     };
   },
 };
