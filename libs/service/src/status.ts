@@ -13,7 +13,7 @@ export function statusMessage(
   ref: DocumentRef,
   state: DocumentState,
   stage: Stage,
-  extra: Partial<Pick<StatusEvent, 'batch' | 'totalBatches' | 'totalChunks' | 'error' | 'replayed'>> = {},
+  extra: Partial<Pick<StatusEvent, 'batch' | 'totalBatches' | 'totalChunks' | 'error' | 'replayed' | 'waiting'>> = {},
 ): OutboundMessage {
   const value: StatusEvent = { tenantId: ref.tenantId, documentId: ref.documentId, version: ref.version, state, stage, at: Date.now(), ...extra };
   return { topic, key: ref.tenantId, value };

@@ -4,7 +4,9 @@ import type { Queryable } from '@docintel/db';
 import { EmbeddingBatcher, type EmbeddingProvider } from '@docintel/embedding';
 import { statusMessage, type ServiceDeps, type StageHandler } from '@docintel/service';
 import { Counter, type Registry } from 'prom-client';
+import type { ParkingLot, TenantBudgets } from './budget';
 import { EmbeddingCache } from './cache';
+import { estimateTokens } from './quota';
 
 export interface EmbedConfig {
   /** How long a partial provider request waits for more texts. @default 20 ms */
@@ -29,6 +31,7 @@ export function createEmbedHandler(
   deps: Pick<ServiceDeps, 'topics' | 'registry'> & { db: Queryable },
   provider: EmbeddingProvider,
   config: EmbedConfig,
+  budgets?: { budgets: TenantBudgets; parking: ParkingLot },
 ): StageHandler<ChunkBatch> {
   const { topics } = deps;
   const metrics = embedMetrics(deps.registry);
@@ -54,6 +57,19 @@ export function createEmbedHandler(
       const vectors = await cache.get(batch.tenantId, hashes);
       const missing = batch.chunks.filter((chunk, i, all) => !vectors.has(chunk.hash) && all.findIndex((c) => c.hash === chunk.hash) === i);
       metrics.cacheHits.inc(batch.chunks.length - missing.length);
+      if (missing.length > 0 && budgets) {
+        const tokens = missing.reduce((sum, chunk) => sum + estimateTokens(chunk.text), 0);
+        const reservation = await budgets.budgets.reserve(batch.tenantId, tokens);
+        if (!reservation.ok) {
+          // The tenant waits (its status says so) while the partition goes on with other tenants.
+          const reason = `tenant ${batch.tenantId} has spent its daily budget of ${reservation.budget} embedding tokens`;
+          await budgets.parking.park(topics.chunks, message, reason, reservation.until);
+          metrics.parked.inc();
+          context.emit(statusMessage(topics.status, ref, 'embedding', 'embed', { waiting: { reason, until: reservation.until }, replayed: message.replayed }));
+          message.logger.info('parked until the tenant budget starts again', { until: new Date(reservation.until).toISOString(), tokens });
+          return;
+        }
+      }
       if (missing.length > 0) {
         const fresh = await batcher.embed(missing.map((chunk) => chunk.text), 'document');
         const entries = missing.map((chunk, i) => ({ hash: chunk.hash, vector: fresh[i]! }));
@@ -89,5 +105,6 @@ function embedMetrics(registry: Registry) {
     requests: new Counter({ name: 'docintel_embedding_requests_total', help: 'Embedding provider requests', labelNames: ['outcome'], registers: [registry] }),
     texts: new Counter({ name: 'docintel_embedding_texts_total', help: 'Texts sent to the embedding provider', registers: [registry] }),
     cacheHits: new Counter({ name: 'docintel_embedding_cache_hits_total', help: 'Chunks whose vector came from the cache', registers: [registry] }),
+    parked: new Counter({ name: 'docintel_embedding_parked_total', help: 'Chunk batches set aside until their tenant budget starts again', registers: [registry] }),
   };
 }

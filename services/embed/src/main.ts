@@ -1,7 +1,9 @@
 import { createEmbeddingProvider, loadEmbeddingConfig } from '@docintel/embedding';
 import { failedStatusOnDeadLetter, guardQueryable, isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
 import { createEmbedHandler, loadEmbedConfig } from './handler';
+import { loadTenantBudgetConfig, ParkingLot, TenantBudgets } from './budget';
 import { loadQuotaConfig, SharedRateLimiter } from './quota';
+import { envInt } from '@docintel/core';
 import { loadResilienceConfig, resilientProvider } from './resilience';
 
 export const embedService: ServiceDefinition<'chunks'> = {
@@ -16,9 +18,17 @@ export const embedService: ServiceDefinition<'chunks'> = {
       deps.breaker('embedding'),
       new SharedRateLimiter(db, loadQuotaConfig(deps.env)),
     );
+    const parking = new ParkingLot(deps.pool, deps.producer);
+    const budgets = { budgets: new TenantBudgets(db, loadTenantBudgetConfig(deps.env)), parking };
+    parking.start(envInt(deps.env, 'PARKING_RELEASE_INTERVAL_MS', 10_000, { min: 100 }), (error) => deps.logger.warn('releasing parked messages failed', { error }));
+    const handler = createEmbedHandler({ topics: deps.topics, registry: deps.registry, db }, provider, loadEmbedConfig(deps.env), budgets);
     return {
-      ...createEmbedHandler({ topics: deps.topics, registry: deps.registry, db }, provider, loadEmbedConfig(deps.env)),
+      ...handler,
       onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'embed'),
+      close: async () => {
+        await parking.stop();
+        await handler.close?.();
+      },
     };
   },
 };

@@ -43,6 +43,8 @@ export async function applyStatusEvent(pool: pg.Pool, event: StatusEvent): Promi
            error_code = case when $4 = 'failed' and $9::text is not null then $9 when $4 = 'failed' then error_code else null end,
            error_message = case when $4 = 'failed' and $9::text is not null then $10 when $4 = 'failed' then error_message else null end,
            error_stage = case when $4 = 'failed' and $9::text is not null then $6 when $4 = 'failed' then error_stage else null end,
+           waiting_reason = $11,
+           waiting_until = case when $12::bigint is null then null else to_timestamp($12::bigint / 1000.0) end,
            updated_at = now()
          where tenant_id = $1 and document_id = $2 and version = $3`,
         [
@@ -54,6 +56,8 @@ export async function applyStatusEvent(pool: pg.Pool, event: StatusEvent): Promi
           event.totalBatches ?? null,
           event.state === 'failed' ? (event.error?.code ?? 'UNKNOWN') : null,
           event.error?.message ?? null,
+          event.waiting?.reason ?? null,
+          event.waiting?.until ?? null,
         ],
       );
       return state;

@@ -16,6 +16,8 @@ interface StatusRow {
   error_stage: string | null;
   updated_at: Date;
   source: string | null;
+  waiting_reason?: string | null;
+  waiting_until?: Date | null;
 }
 
 /** Share of the version's chunks that are stored, as a percentage (100 once completed). */
@@ -37,7 +39,7 @@ export async function statusCommand(ctx: CliContext, options: { tenant?: string;
   const result = await ctx.pool.query<StatusRow>(
     `select distinct on (s.tenant_id, s.document_id)
             s.tenant_id, s.document_id, s.version, s.state, s.stage, s.total_chunks, s.stored_chunks,
-            s.error_code, s.error_message, s.error_stage, s.updated_at, d.source
+            s.error_code, s.error_message, s.error_stage, s.updated_at, d.source, s.waiting_reason, s.waiting_until
        from document_status s
        left join documents d on d.id = s.document_id and d.tenant_id = s.tenant_id
       where ($1::text is null or s.tenant_id = $1)
@@ -52,7 +54,7 @@ export async function statusCommand(ctx: CliContext, options: { tenant?: string;
   }
   ctx.out(
     formatTable(
-      ['TENANT', 'DOCUMENT', 'SOURCE', 'VER', 'STATE', 'PROGRESS', 'CHUNKS', 'UPDATED', 'ERROR'],
+      ['TENANT', 'DOCUMENT', 'SOURCE', 'VER', 'STATE', 'PROGRESS', 'CHUNKS', 'UPDATED', 'ERROR OR WAIT'],
       rows.map((row) => [
         row.tenant_id,
         row.document_id,
@@ -62,7 +64,11 @@ export async function statusCommand(ctx: CliContext, options: { tenant?: string;
         `${progressOf(row)}%`,
         `${row.stored_chunks}/${row.total_chunks ?? '?'}`,
         row.updated_at.toISOString().replace('T', ' ').slice(0, 19),
-        row.error_code ? `${row.error_stage}: ${row.error_code}: ${row.error_message}` : '',
+        row.error_code
+          ? `${row.error_stage}: ${row.error_code}: ${row.error_message}`
+          : row.waiting_reason
+            ? `waiting: ${row.waiting_reason}${row.waiting_until ? ` (until ${row.waiting_until.toISOString()})` : ''}`
+            : '',
       ]),
     ),
   );
