@@ -90,6 +90,8 @@ export const statusEventSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   /** Set when the event was caused by a replayed message, which may revive a failed version. */
   replayed: z.boolean().optional(),
+  /** Set while the version waits on something other than work (e.g. its tenant's daily budget). */
+  waiting: z.object({ reason: z.string(), until: z.number().int().optional() }).optional(),
 });
 
 export type ChunkingOptions = z.infer<typeof chunkingOptionsSchema>;
