@@ -1,13 +1,29 @@
-import { PermanentError } from '@docintel/core';
+import { PermanentError, type Logger } from '@docintel/core';
+import { GeminiEmbedder, type GeminiLongTextPolicy } from './gemini';
 import { LocalEmbedder } from './local';
 import type { EmbeddingProvider } from './provider';
 
 export * from './provider';
 export * from './local';
 export * from './batcher';
+export * from './gemini';
 
 /** Configuration of {@link createEmbeddingProvider}; one variant per backend. */
-export type EmbeddingProviderConfig = { provider: 'local'; dimension?: number; maxBatchSize?: number };
+export type EmbeddingProviderConfig =
+  | { provider: 'local'; dimension?: number; maxBatchSize?: number }
+  | {
+      provider: 'gemini';
+      /** Secret: never log it. */
+      apiKey: string;
+      model?: string;
+      dimension?: number;
+      maxBatchSize?: number;
+      baseUrl?: string;
+      longText?: GeminiLongTextPolicy;
+      maxInputChars?: number;
+      timeoutMs?: number;
+      logger?: Logger;
+    };
 
 /** Builds the embedding provider that `config` names. */
 export function createEmbeddingProvider(config: EmbeddingProviderConfig): EmbeddingProvider {
@@ -17,6 +33,10 @@ export function createEmbeddingProvider(config: EmbeddingProviderConfig): Embedd
         ...(config.dimension === undefined ? {} : { dimension: config.dimension }),
         ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
       });
+    case 'gemini': {
+      const { provider: _provider, ...options } = config;
+      return new GeminiEmbedder(options);
+    }
     default:
       throw new PermanentError('INVALID_OPTIONS', `unknown embedding provider ${String((config as { provider: unknown }).provider)}`);
   }
