@@ -14,14 +14,17 @@ import {
   type ServiceProcess,
 } from '@docintel/cli';
 import { createTestDatabase, createTestTopics, eventually, isReady, readTopic, scrapeMetric, uniqueSuffix, type TestDatabase, type TestTopics } from '@docintel/testing';
-import { createVectorStore, type VectorStore } from '@docintel/vectorstore';
+import { startGeminiEmulator, startPineconeEmulator, type Emulator } from '@docintel/emulators';
+import { createVectorStore, loadVectorStoreConfig, type VectorStore } from '@docintel/vectorstore';
 import { writeCorpus, type CorpusDocument } from './corpus';
 
 /**
  * The whole pipeline as it runs in production: the four services as separate processes, a real
- * Kafka broker, a real PostgreSQL, the embedded providers; documents go in through the CLI's code.
+ * Kafka broker, a real PostgreSQL; documents go in through the CLI's code. Once on the embedded
+ * providers (local embedder, LanceDB), once on the production adapters (Gemini, Pinecone) pointed
+ * at their local emulators.
  */
-describe('pipeline end to end', () => {
+describe.each(['embedded', 'gemini+pinecone'] as const)('pipeline end to end (%s providers)', (providers) => {
   const suffix = uniqueSuffix().slice(-6);
   const tenants = [`a${suffix}`, `b${suffix}`, `c${suffix}`];
   let topics: TestTopics;
@@ -31,16 +34,30 @@ describe('pipeline end to end', () => {
   let ctx: CliContext;
   let store: VectorStore;
   let corpus: CorpusDocument[];
+  let emulators: Emulator[] = [];
   let ingested: IngestedDocument[];
   const started = Date.now();
 
   beforeAll(async () => {
     [topics, database, dir] = await Promise.all([createTestTopics({ partitions: 6 }), createTestDatabase(), mkdtemp(path.join(os.tmpdir(), 'docintel-e2e-'))]);
+    let providerEnv: NodeJS.ProcessEnv = { LANCEDB_DIR: path.join(dir, 'lancedb') };
+    if (providers === 'gemini+pinecone') {
+      const [gemini, pinecone] = await Promise.all([startGeminiEmulator({ apiKey: 'test-gemini-key' }), startPineconeEmulator({ apiKey: 'test-pinecone-key', dimension: 768 })]);
+      emulators = [gemini, pinecone];
+      providerEnv = {
+        EMBEDDING_PROVIDER: 'gemini',
+        GEMINI_API_KEY: 'test-gemini-key',
+        GEMINI_BASE_URL: gemini.url,
+        VECTOR_STORE: 'pinecone',
+        PINECONE_API_KEY: 'test-pinecone-key',
+        PINECONE_INDEX_HOST: pinecone.url,
+      };
+    }
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...providerEnv,
       TOPIC_PREFIX: topics.prefix,
       DATABASE_URL: database.url,
-      LANCEDB_DIR: path.join(dir, 'lancedb'),
       HTTP_PORT: '0',
       LOG_LEVEL: 'info',
       RETRY_DELAYS_MS: '500,1000',
@@ -49,18 +66,21 @@ describe('pipeline end to end', () => {
     services = Object.fromEntries(list.map((service) => [service.name, service]));
     await eventually(async () => (await Promise.all(list.map((s) => isReady(s.httpPort)))).every(Boolean), { timeoutMs: 60_000, description: 'services ready' });
     ctx = new CliContext(env, () => undefined);
-    store = createVectorStore({ kind: 'lancedb', directory: path.join(dir, 'lancedb'), dimension: 384 });
+    store = createVectorStore(loadVectorStoreConfig(env));
     corpus = await writeCorpus(path.join(dir, 'docs'), tenants, 18);
   });
 
   afterAll(async () => {
     await Promise.allSettled(Object.values(services ?? {}).map((service) => service.stop()));
     await Promise.allSettled([ctx?.close(), store?.close()]);
-    await Promise.allSettled([database?.drop(), topics?.cleanup()]);
+    await Promise.allSettled([database?.drop(), topics?.cleanup(), ...emulators.map((emulator) => emulator.close())]);
     if (dir && process.env.KEEP_TEST_DIR === undefined) await rm(dir, { recursive: true, force: true });
   });
 
   const embedded = () => scrapeMetric(services.embed!.httpPort, 'docintel_embedding_texts_total');
+  /** Requests the provider itself counted: the emulator's count, or the embed service's. */
+  const providerRequests = async () =>
+    emulators[0] ? emulators[0].stats().requests : scrapeMetric(services.embed!.httpPort, 'docintel_embedding_requests_total');
 
   async function statusRow(document: Pick<IngestedDocument, 'tenantId' | 'documentId' | 'version'>) {
     const result = await database.pool.query<{ state: string; total_chunks: number | null; stored_chunks: number }>(
@@ -76,7 +96,7 @@ describe('pipeline end to end', () => {
     expect(ingested).toHaveLength(54);
     const summary = await watchProgress(ctx, ingested, { timeoutMs: 150_000, tty: false });
     expect(summary).toMatchObject({ completed: 54, failed: 0 });
-    process.stdout.write(`pipeline: 54 documents, ${summary.chunksStored} chunks completed in ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`pipeline (${providers}): 54 documents, ${summary.chunksStored} chunks completed in ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
 
     // Several documents span more than one chunk batch.
     const large = await database.pool.query<{ n: string }>('select count(*) as n from document_status where total_batches > 1');
@@ -108,6 +128,7 @@ describe('pipeline end to end', () => {
 
   it('replaying the same versions changes nothing and calls the provider for nothing', async () => {
     const before = await embedded();
+    const requestsBefore = await providerRequests();
     const idsBefore = (await store.listIds(tenants[0]!)).sort();
     const again = await ingestCommand(ctx, [path.join(dir, 'docs', tenants[0]!)], { tenant: tenants[0]!, quiet: true });
     expect(again).toEqual({ sent: [], unchanged: 18 });
@@ -125,6 +146,7 @@ describe('pipeline end to end', () => {
       { timeoutMs: 60_000, description: 'replayed batches stored' },
     );
     expect(await embedded()).toBe(before);
+    expect(await providerRequests()).toBe(requestsBefore);
     expect((await store.listIds(tenants[0]!)).sort()).toEqual(idsBefore);
     for (const document of replay) expect((await statusRow(document))!.state).toBe('completed');
   });
@@ -162,6 +184,6 @@ describe('pipeline end to end', () => {
     expect(rows.rowCount).toBe(0);
     expect(await Promise.all(tenants.map((t) => store.listIds(t).then((ids) => ids.length)))).toEqual(countsBefore);
     expect((await statusRow(victim))!.state).toBe('completed');
-    process.stdout.write(`pipeline test took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`pipeline test (${providers}) took ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 });
