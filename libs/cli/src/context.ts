@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { homeDir } from './paths';
 import { createLogger, type Logger } from '@docintel/core';
 import { topicNames, type TopicNames } from '@docintel/contracts';
 import { createPool, databaseUrlFromEnv } from '@docintel/db';
@@ -17,8 +20,17 @@ export class CliContext {
   #kafka: Kafka | undefined;
   #producer: Promise<Producer> | undefined;
 
-  constructor(env: NodeJS.ProcessEnv = process.env, readonly out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)) {
-    this.env = env;
+  constructor(
+    env: NodeJS.ProcessEnv = process.env,
+    readonly out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+    options: { useStackFile?: boolean } = {},
+  ) {
+    // The command line uses the providers its running stack was started with (`up --providers`),
+    // under the caller's own environment.
+    const stackFile = path.join(homeDir(env), 'stack.env.json');
+    const stack = options.useStackFile && existsSync(stackFile) ? (JSON.parse(readFileSync(stackFile, 'utf8')) as Record<string, string>) : {};
+    this.env = { ...stack, ...env };
+    env = this.env;
     this.kafkaConfig = loadKafkaConfig(env, 'docintel-cli');
     this.topics = topicNames(this.kafkaConfig.topicPrefix);
     this.databaseUrl = databaseUrlFromEnv(env);

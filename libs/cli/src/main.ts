@@ -11,8 +11,9 @@ import { statusCommand, watchProgress } from './commands/status';
 
 const USAGE = `usage: docintel <command> [options]
 
-  demo [--keep]                          the quickstart: stack up, sample documents of two tenants, progress, search, stack down
-  up [--partitions N]                    start the local broker, migrate, create topics, start the four services
+  demo [--keep] [--providers P]          the quickstart: stack up, sample documents of two tenants, progress, search, stack down
+  up [--partitions N] [--providers P]    start the local broker, migrate, create topics, start the four services
+                                         (P: embedded, the default, or emulated: Gemini and Pinecone adapters against local emulators)
   down [--kafka]                         stop the services (and the local broker)
   migrate                                create the database if needed and apply the migrations
   topics create [--partitions N]         create every topic of the design (safe to run twice)
@@ -69,7 +70,7 @@ function filterOf(values: { tenant?: string; code?: string; since?: string; unti
   return filter;
 }
 
-export async function run(argv: string[], ctx = new CliContext()): Promise<void> {
+export async function run(argv: string[], ctx = new CliContext(process.env, undefined, { useStackFile: true })): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -93,6 +94,7 @@ export async function run(argv: string[], ctx = new CliContext()): Promise<void>
       rate: { type: 'string' },
       max: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      providers: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -101,12 +103,14 @@ export async function run(argv: string[], ctx = new CliContext()): Promise<void>
     return;
   }
   const partitions = int(values.partitions, 'partitions', 12);
+  const providers = values.providers ?? 'embedded';
+  if (providers !== 'embedded' && providers !== 'emulated') throw new Error(`--providers must be embedded or emulated, got "${providers}"`);
   try {
     switch (command) {
       case 'demo':
-        return await demoCommand(ctx, { keep: values.keep === true, partitions });
+        return await demoCommand(ctx, { keep: values.keep === true, partitions, providers });
       case 'up':
-        return await upCommand(ctx, { partitions });
+        return await upCommand(ctx, { partitions, providers });
       case 'down':
         return await downCommand(ctx, { kafka: values.kafka === true });
       case 'migrate':

@@ -5,7 +5,7 @@ import type { CliContext } from '../context';
 import { ROOT } from '../paths';
 import { ingestCommand, type IngestedDocument } from './ingest';
 import { searchCommand } from './search';
-import { downCommand, upCommand } from './stack';
+import { downCommand, upCommand, type Providers } from './stack';
 import { watchProgress } from './status';
 
 /** The sample corpus: a folder per tenant, and a query whose answer sits in one document. */
@@ -28,10 +28,10 @@ function brokerAnswers(): boolean {
  * tenants with progress until all are done; a search per tenant; then everything it started is
  * stopped again, unless `keep`.
  */
-export async function demoCommand(ctx: CliContext, options: { keep: boolean; partitions: number }): Promise<void> {
+export async function demoCommand(ctx: CliContext, options: { keep: boolean; partitions: number; providers?: Providers }): Promise<void> {
   const started = Date.now();
   const brokerWasRunning = ctx.env.KAFKA_BROKERS !== undefined || brokerAnswers();
-  await upCommand(ctx, { partitions: options.partitions });
+  await upCommand(ctx, { partitions: options.partitions, providers: options.providers ?? 'embedded' });
   let failed = 0;
   try {
     const sent: IngestedDocument[] = [];
