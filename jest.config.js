@@ -20,5 +20,14 @@ module.exports = {
       globalSetup: '<rootDir>/libs/testing/jest-global-setup.js',
       setupFilesAfterEnv: ['<rootDir>/libs/testing/jest-integration-setup.js'],
     },
+    {
+      // Minutes long (provider outages, per-minute budgets): `npm run test:slow`, not `npm test`.
+      ...common,
+      displayName: 'slow',
+      testMatch: ['**/test/**/*.slow.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+      globalSetup: '<rootDir>/libs/testing/jest-global-setup.js',
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/jest-slow-setup.js'],
+    },
   ],
 };

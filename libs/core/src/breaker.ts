@@ -17,6 +17,11 @@ export interface BreakerOptions {
   rollingWindowMs?: number;
   /** Which failures count against the dependency. @default retriable ones */
   counts?: (error: unknown) => boolean;
+  /**
+   * Failures in a row that open the breaker whatever the window's share: after a long healthy
+   * spell, the share of failures rises too slowly to catch the start of an outage. @default 3
+   */
+  consecutiveFailures?: number;
 }
 
 /**
@@ -28,9 +33,14 @@ export class Breaker {
   readonly name: string;
   readonly #breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   readonly #listeners = new Set<(state: BreakerState) => void>();
+  readonly #counts: (error: unknown) => boolean;
+  readonly #consecutiveLimit: number;
+  #consecutive = 0;
 
   constructor(name: string, options: BreakerOptions = {}, metrics?: BreakerMetrics) {
     this.name = name;
+    this.#counts = options.counts ?? ((error: unknown) => classifyError(error).retriable);
+    this.#consecutiveLimit = options.consecutiveFailures ?? 3;
     this.#breaker = new CircuitBreaker((work: () => Promise<unknown>) => work(), {
       name,
       errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
@@ -38,7 +48,7 @@ export class Breaker {
       resetTimeout: options.resetTimeoutMs ?? 5_000,
       timeout: options.timeoutMs ?? 60_000,
       rollingCountTimeout: options.rollingWindowMs ?? 10_000,
-      errorFilter: (error: unknown) => !(options.counts ?? ((e: unknown) => classifyError(e).retriable))(error),
+      errorFilter: (error: unknown) => !this.#counts(error),
     });
     const report = (state: BreakerState) => {
       metrics?.state.set({ breaker: name }, state === 'closed' ? 0 : state === 'halfOpen' ? 1 : 2);
@@ -61,9 +71,15 @@ export class Breaker {
 
   async fire<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return (await this.#breaker.fire(work)) as T;
+      const result = (await this.#breaker.fire(work)) as T;
+      this.#consecutive = 0;
+      return result;
     } catch (error) {
       const code = (error as { code?: string }).code;
+      if (code !== 'EOPENBREAKER' && this.#counts(error)) {
+        this.#consecutive += 1;
+        if (this.#consecutive >= this.#consecutiveLimit && !this.#breaker.opened) this.#breaker.open();
+      }
       if (code === 'EOPENBREAKER') throw new TransientError('CIRCUIT_OPEN', `${this.name} is unavailable (circuit open)`, { cause: error });
       if (code === 'ETIMEDOUT') throw new TransientError('TIMEOUT', `${this.name} did not answer in time`, { cause: error });
       throw error;

@@ -39,4 +39,14 @@ describe('Breaker', () => {
     expect(states).toEqual(['open']);
     breaker.shutdown();
   });
+
+  it('opens on failures in a row even after a long healthy spell', async () => {
+    const breaker = new Breaker('embedding', { volumeThreshold: 3, consecutiveFailures: 3, resetTimeoutMs: 60_000 });
+    for (let i = 0; i < 50; i++) await breaker.fire(async () => i);
+    for (let i = 0; i < 2; i++) await expect(breaker.fire(fail(new TransientError('EMBEDDING_FAILED', 'down')))).rejects.toThrow('down');
+    expect(breaker.state).toBe('closed');
+    await expect(breaker.fire(fail(new TransientError('EMBEDDING_FAILED', 'down')))).rejects.toThrow('down');
+    expect(breaker.state).toBe('open');
+    breaker.shutdown();
+  });
 });

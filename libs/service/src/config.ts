@@ -23,7 +23,7 @@ export interface ServiceConfig {
   /** Hard limit for a graceful shutdown. @default 25_000 */
   shutdownGraceMs: number;
   /** Defaults of the dependencies' circuit breakers. */
-  breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeoutMs: number; timeoutMs: number };
+  breaker: { errorThresholdPercentage: number; volumeThreshold: number; resetTimeoutMs: number; timeoutMs: number; consecutiveFailures: number };
 }
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -50,9 +50,10 @@ export function loadServiceConfig(service: ServiceName, env: Env = process.env):
     shutdownGraceMs: envInt(env, 'SHUTDOWN_GRACE_MS', 25_000, { min: 1_000 }),
     breaker: {
       errorThresholdPercentage: envInt(env, 'BREAKER_ERROR_PERCENT', 50, { min: 1, max: 100 }),
-      volumeThreshold: envInt(env, 'BREAKER_VOLUME_THRESHOLD', 5, { min: 1 }),
+      volumeThreshold: envInt(env, 'BREAKER_VOLUME_THRESHOLD', 3, { min: 1 }),
       resetTimeoutMs: envInt(env, 'BREAKER_RESET_MS', 5_000, { min: 100 }),
       timeoutMs: envInt(env, 'BREAKER_TIMEOUT_MS', 60_000, { min: 100 }),
+      consecutiveFailures: envInt(env, 'BREAKER_CONSECUTIVE_FAILURES', 3, { min: 1 }),
     },
   };
 }

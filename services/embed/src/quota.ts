@@ -68,13 +68,17 @@ export class SharedRateLimiter {
     }
   }
 
-  /** 0 when reserved; otherwise milliseconds until the next window. */
+  /**
+   * 0 when reserved; otherwise milliseconds until the next window. 2% of each budget is kept back:
+   * a request reserved in the last moment of a minute may reach the provider in the next one.
+   */
   async #tryReserve(tokens: number): Promise<number> {
+    const headroom = (limit: number | undefined) => (limit === undefined ? null : Math.max(1, limit - Math.floor(limit * 0.02)));
     try {
       const result = await this.db.query<{ wait_ms: number }>('select docintel_reserve($1, $2, $3, $4) as wait_ms', [
         this.key,
-        this.config.requestsPerMinute ?? null,
-        this.config.tokensPerMinute ?? null,
+        headroom(this.config.requestsPerMinute),
+        headroom(this.config.tokensPerMinute),
         Math.max(1, tokens),
       ]);
       return result.rows[0]!.wait_ms;

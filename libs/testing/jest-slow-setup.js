@@ -1,0 +1,2 @@
+// Slow suites wait on real minutes (budget windows) and outages.
+jest.setTimeout(900_000);
