@@ -37,9 +37,11 @@ export async function applyStatusEvent(pool: pg.Pool, event: StatusEvent): Promi
            stage = case when $5::boolean then $6 else stage end,
            total_chunks = coalesce($7, total_chunks),
            total_batches = coalesce($8, total_batches),
-           stored_chunks = case when $4 = 'completed' and $7::int is not null then $7::int
-                                else (select coalesce(sum(chunks), 0) from status_batches
-                                       where tenant_id = $1 and document_id = $2 and version = $3) end,
+           -- Never lowered: a late duplicate event must not undo what completed recorded.
+           stored_chunks = greatest(stored_chunks,
+                                    case when $4 = 'completed' and $7::int is not null then $7::int
+                                         else (select coalesce(sum(chunks), 0) from status_batches
+                                                where tenant_id = $1 and document_id = $2 and version = $3) end),
            error_code = case when $4 = 'failed' and $9::text is not null then $9 when $4 = 'failed' then error_code else null end,
            error_message = case when $4 = 'failed' and $9::text is not null then $10 when $4 = 'failed' then error_message else null end,
            error_stage = case when $4 = 'failed' and $9::text is not null then $6 when $4 = 'failed' then error_stage else null end,

@@ -24,7 +24,8 @@ export function createStoreHandler(
       const versions = await readVersions(db, batch.tenantId, batch.documentId);
 
       if (batch.op === 'delete') {
-        const deleted = await store.deleteDocument(namespace, batch.documentId);
+        // Versions up to the delete's own: a replayed old delete must not remove a newer version.
+        const deleted = await store.deleteDocument(namespace, batch.documentId, batch.version + 1);
         await markDeletedVersion(db, batch.tenantId, batch.documentId, batch.version);
         context.emit(statusMessage(topics.status, ref, 'deleted', 'store', { replayed: message.replayed }));
         message.logger.info('deleted document vectors', { deleted });
@@ -53,6 +54,9 @@ export function createStoreHandler(
           title: batch.title,
           contentHash: chunk.hash,
           vector,
+          // Chunk metadata from fetch, shown by search; older messages have none.
+          ...(chunk.page === undefined ? {} : { page: chunk.page, pageEnd: chunk.pageEnd ?? chunk.page }),
+          ...(chunk.headingPath === undefined ? {} : { headingPath: chunk.headingPath }),
         };
       });
       await store.upsert(namespace, records);

@@ -1,4 +1,4 @@
-import { toDatabaseError, type Queryable } from '@docintel/db';
+import { isConnectionError, toDatabaseError, type Queryable } from '@docintel/db';
 import type pg from 'pg';
 
 /** The store service's own record of each document: latest complete version and delete tombstone. */
@@ -44,7 +44,12 @@ export async function recordBatch(
   const result = await run<{ batches: string; chunks: string | null; total: number | null }>(
     db,
     'counting stored batches',
-    `select count(*) as batches, sum(chunks) as chunks, max(total_batches) as total
+    `with total as (
+       select max(total_batches) as n from stored_batches where tenant_id = $1 and document_id = $2 and version = $3
+     )
+     select count(*) filter (where (select n from total) is null or batch_index < (select n from total)) as batches,
+            sum(chunks) filter (where (select n from total) is null or batch_index < (select n from total)) as chunks,
+            (select n from total) as total
        from stored_batches where tenant_id = $1 and document_id = $2 and version = $3`,
     [batch.tenantId, batch.documentId, batch.version],
   );
@@ -87,17 +92,26 @@ export function advisoryLock(pool: pg.Pool) {
     } catch (error) {
       throw toDatabaseError(error, 'taking the vector store lock');
     }
+    const key = `docintel:vectorstore:${namespace}`;
+    // A session that could not unlock must not go back to the pool still holding the lock:
+    // destroying the connection releases it.
+    let broken: Error | undefined;
     try {
-      await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [`docintel:vectorstore:${namespace}`]);
+      await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
+      let result: T;
       try {
-        return await work();
+        result = await work();
       } finally {
-        await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [`docintel:vectorstore:${namespace}`]);
+        await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((error: unknown) => {
+          broken = error instanceof Error ? error : new Error(String(error));
+        });
       }
+      return result;
     } catch (error) {
+      broken ??= isConnectionError(error) ? (error as Error) : undefined;
       throw toDatabaseError(error, 'holding the vector store lock');
     } finally {
-      client.release();
+      client.release(broken);
     }
   };
 }
