@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "bootstrap: installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm 11.19 can drop the entries of optional platform packages (jest's @unrs/resolver-binding-*)
+  # from the lock file and then refuse its own lock in `npm ci`; `npm install` resolves them.
+  if ! npm ci --no-audit --no-fund --loglevel=error; then
+    echo "bootstrap: npm ci refused the lock file; installing with npm install instead"
+    npm install --no-audit --no-fund --loglevel=error
+  fi
 fi
 echo "bootstrap: building workspaces (tsc -b)"
 node_modules/.bin/tsc -b
