@@ -38,7 +38,7 @@ export async function brokerCeiling(options: { prefix: string; recordBytes: numb
     const producer = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(summary);
     if (!producer) throw new Error(`unexpected ProducerPerformance output: ${summary}`);
     // CSV: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
-    const consumed = tool(['consumer-perf', '--topic', topic, '--messages', String(options.records), '--timeout', '60000']);
+    const consumed = tool(['consumer-perf', '--topic', topic, '--num-records', String(options.records), '--timeout', '60000']);
     const line = consumed.trim().split('\n').pop() ?? '';
     const cells = line.split(',').map((cell) => cell.trim());
     const consumerMBps = Number(cells[3]);

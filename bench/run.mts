@@ -13,7 +13,7 @@ import { ROOT, SERVICE_NAMES, spawnService, type ServiceName, type ServiceProces
 import { createLogger, quietKnownWarnings } from '@docintel/core';
 import { topicNames } from '@docintel/contracts';
 import { createPool, ensureDatabase, migrate, upsertDocument } from '@docintel/db';
-import { createKafka, createProducer, deleteTopics, ensureTopics, loadKafkaConfig, sendAll, withStandardHeaders } from '@docintel/kafka';
+import { createKafka, createProducer, deleteTopics, ensureTopics, loadKafkaConfig, scanTopic, sendAll, withStandardHeaders } from '@docintel/kafka';
 import { scrapeMetric } from '@docintel/testing';
 import { brokerCeiling, type Ceiling } from './ceiling.mts';
 
@@ -190,13 +190,27 @@ const limiting = stages.reduce((worst, s) => (meanLag[s.name]! > meanLag[worst.n
 await Promise.all(processes.map((p) => p.stop()));
 await producer.disconnect();
 
-let ceiling: Ceiling | undefined;
+/** Mean value size of a topic's messages, read back from the broker. */
+async function meanMessageBytes(topic: string): Promise<number> {
+  let bytes = 0;
+  let count = 0;
+  await scanTopic(kafka, topic, {
+    onMessage: (message) => {
+      bytes += message.value?.byteLength ?? 0;
+      count += 1;
+    },
+  });
+  return count === 0 ? 0 : Math.round(bytes / count);
+}
+
+const ceilings: Array<{ topic: string; meanBytes: number; pipelinePerSecond: number; ceiling: Ceiling }> = [];
 if (!values['no-ceiling']) {
-  say('measuring the broker ceiling (ProducerPerformance, ConsumerPerformance)');
-  const sizes = await pool.query<{ avg: number }>("select avg(octet_length(content)) as avg from documents");
-  // Chunk batches carry about 32 chunks of ~1000 characters plus JSON: the pipeline's heaviest messages.
-  const chunkMessageBytes = Math.round(Math.min(Number(sizes.rows[0]!.avg), 32 * 1_100));
-  ceiling = await brokerCeiling({ prefix, recordBytes: chunkMessageBytes, records: 20_000, partitions: PARTITIONS, admin });
+  say('measuring the broker ceiling for the chunk and vector messages (ProducerPerformance, ConsumerPerformance)');
+  for (const [topic, name] of [[topics.chunks, 'embed'], [topics.vectors, 'store']] as const) {
+    const meanBytes = await meanMessageBytes(topic);
+    const ceiling = await brokerCeiling({ prefix, recordBytes: meanBytes, records: Math.min(20_000, Math.max(2_000, Math.round((400 * 2 ** 20) / meanBytes))), partitions: PARTITIONS, admin });
+    ceilings.push({ topic, meanBytes, pipelinePerSecond: (handled[name] ?? 0) / seconds, ceiling });
+  }
 }
 await deleteTopics(admin, prefix);
 await admin.disconnect();
@@ -226,8 +240,13 @@ const result = {
   embeddingRequestsPer1000Chunks: +((embedRequests / chunks) * 1000).toFixed(2),
   vectorStoreRequestsPer1000Vectors: +((storeRequests / chunks) * 1000).toFixed(2),
   chunkMessages,
-  brokerCeiling: ceiling,
-  shareOfCeiling: ceiling ? +((chunkMessages / seconds / ceiling.producerRecordsPerSecond) * 100).toFixed(1) : undefined,
+  brokerCeiling: ceilings.map((c) => ({
+    topic: c.topic.slice(prefix.length),
+    meanMessageBytes: c.meanBytes,
+    ...c.ceiling,
+    pipelineMessagesPerSecond: +c.pipelinePerSecond.toFixed(1),
+    shareOfProducerCeilingPercent: +((c.pipelinePerSecond / c.ceiling.producerRecordsPerSecond) * 100).toFixed(2),
+  })),
   totalSeconds: Math.round((Date.now() - started) / 1000),
 };
 
@@ -243,9 +262,11 @@ const rows: Array<[string, string]> = [
   ['embedding requests / 1000 chunks', String(result.embeddingRequestsPer1000Chunks)],
   ['vector store requests / 1000 vectors', String(result.vectorStoreRequestsPer1000Vectors)],
 ];
-if (ceiling) {
-  rows.push(['broker ceiling', `${ceiling.recordBytes} B records: produce ${ceiling.producerRecordsPerSecond}/s (${ceiling.producerMBps} MB/s), consume ${ceiling.consumerRecordsPerSecond}/s (${ceiling.consumerMBps} MB/s)`]);
-  rows.push(['pipeline share of ceiling', `${result.shareOfCeiling}% (chunk messages/s vs the producer ceiling)`]);
+for (const c of result.brokerCeiling) {
+  rows.push([
+    `broker ceiling, ${c.topic}`,
+    `${c.meanMessageBytes} B messages: produce ${c.producerRecordsPerSecond}/s (${c.producerMBps} MB/s), consume ${c.consumerRecordsPerSecond}/s (${c.consumerMBps} MB/s); the pipeline ran ${c.pipelineMessagesPerSecond}/s = ${c.shareOfProducerCeilingPercent}% of it`,
+  ]);
 }
 const width = Math.max(...rows.map(([label]) => label.length));
 process.stdout.write(`\n${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`);

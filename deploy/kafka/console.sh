@@ -5,6 +5,8 @@
 #   deploy/kafka/console.sh producer --topic T ...                                      # ConsoleProducer
 #   deploy/kafka/console.sh groups --describe --group G                                 # ConsumerGroupCommand
 #   deploy/kafka/console.sh offsets --topic T --time -1                                 # GetOffsetShell
+#   deploy/kafka/console.sh producer-perf --topic T --num-records N --record-size B ...  # ProducerPerformance
+#   deploy/kafka/console.sh consumer-perf --topic T --messages N                         # ConsumerPerformance
 #
 # The rest of the arguments go to the tool as they are (`console.sh consumer --help`). Like
 # Kafka's bin/kafka-console-consumer.sh and friends, except that from the environment it adds
@@ -20,7 +22,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 libs="$here/.cache/tools-libs"
 
 usage() {
-  echo "usage: deploy/kafka/console.sh consumer|producer|groups|offsets [tool arguments...]" >&2
+  echo "usage: deploy/kafka/console.sh consumer|producer|groups|offsets|producer-perf|consumer-perf [tool arguments...]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -29,6 +31,8 @@ case "$1" in
   producer) class=org.apache.kafka.tools.ConsoleProducer ;;
   groups) class=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
   offsets) class=org.apache.kafka.tools.GetOffsetShell ;;
+  producer-perf) class=org.apache.kafka.tools.ProducerPerformance ;;
+  consumer-perf) class=org.apache.kafka.tools.ConsumerPerformance ;;
   *) usage ;;
 esac
 shift
