@@ -17,6 +17,7 @@ export const embedService: ServiceDefinition<'chunks'> = {
       deps.logger,
       deps.breaker('embedding'),
       new SharedRateLimiter(db, loadQuotaConfig(deps.env)),
+      deps.registry,
     );
     const parking = new ParkingLot(deps.pool, deps.producer);
     const budgets = { budgets: new TenantBudgets(db, loadTenantBudgetConfig(deps.env)), parking };

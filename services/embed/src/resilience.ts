@@ -1,4 +1,5 @@
-import { envInt, envOptional, ConfigError, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
+import { classifyError, envInt, envOptional, ConfigError, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EmbeddingProvider } from '@docintel/embedding';
 import { estimateTokens, type SharedRateLimiter } from './quota';
 
@@ -29,12 +30,27 @@ export function resilientProvider(
   logger: Logger,
   breaker?: Breaker,
   limiter?: SharedRateLimiter,
+  registry?: Registry,
 ): EmbeddingProvider {
+  const metrics = registry ? providerMetrics(registry) : undefined;
   const call = async (texts: string[], kind: Parameters<EmbeddingProvider['embed']>[1]) => {
     if (config.chaosFailureRate > 0 && Math.random() < config.chaosFailureRate) {
       throw new TransientError('EMBEDDING_FAILED', 'chaos: injected embedding provider failure');
     }
-    return provider.embed(texts, kind);
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    try {
+      const vectors = await provider.embed(texts, kind);
+      metrics?.latency.observe({ outcome: 'ok' }, seconds());
+      metrics?.fill.observe(texts.length);
+      metrics?.tokens.inc(texts.reduce((sum, text) => sum + estimateTokens(text), 0));
+      return vectors;
+    } catch (error) {
+      const { code } = classifyError(error);
+      metrics?.latency.observe({ outcome: code === 'EMBEDDING_RATE_LIMITED' ? 'rate_limited' : 'error' }, seconds());
+      if (code === 'EMBEDDING_RATE_LIMITED') metrics?.rateLimited.inc();
+      throw error;
+    }
   };
   return {
     model: provider.model,
@@ -49,10 +65,31 @@ export function resilientProvider(
           return breaker ? breaker.fire(() => call(texts, kind)) : call(texts, kind);
         },
         {
-        attempts: config.attempts,
+          attempts: config.attempts,
           onRetry: (error, attempt, delayMs) => logger.debug('retrying embedding request', { error, attempt, delayMs, texts: texts.length }),
         },
       ),
     close: () => provider.close?.() ?? Promise.resolve(),
+  };
+}
+
+/** What the provider calls cost: latency, batch fill, tokens (estimated) and 429s. */
+function providerMetrics(registry: Registry) {
+  return {
+    latency: new Histogram({
+      name: 'docintel_embedding_request_seconds',
+      help: 'Embedding provider request latency, by outcome (ok, error, rate_limited)',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    fill: new Histogram({
+      name: 'docintel_embedding_batch_texts',
+      help: 'Texts per successful provider request (batch fill; the provider allows EMBEDDING_MAX_BATCH)',
+      buckets: [1, 5, 10, 25, 50, 75, 90, 99, 100, 250, 500, 1000],
+      registers: [registry],
+    }),
+    tokens: new Counter({ name: 'docintel_embedding_tokens_total', help: 'Tokens sent to the provider (4 characters a token)', registers: [registry] }),
+    rateLimited: new Counter({ name: 'docintel_embedding_rate_limited_total', help: 'Provider answers 429 (rate limited)', registers: [registry] }),
   };
 }

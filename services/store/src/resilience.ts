@@ -1,6 +1,6 @@
 import { ConfigError, envInt, envOptional, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { VectorStore } from '@docintel/vectorstore';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 export interface StoreResilienceConfig {
   /** Tries per vector store call before the failure reaches the message. @default 3 */
@@ -30,13 +30,26 @@ export function resilientStore(
   const requests = registry
     ? new Counter({ name: 'docintel_vector_store_requests_total', help: 'Vector store calls, every attempt', labelNames: ['call', 'outcome'], registers: [registry] })
     : undefined;
+  const latency = registry
+    ? new Histogram({
+        name: 'docintel_vector_store_request_seconds',
+        help: 'Vector store call latency',
+        labelNames: ['call', 'outcome'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      })
+    : undefined;
   const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const result = await work();
       requests?.inc({ call: name, outcome: 'ok' });
+      latency?.observe({ call: name, outcome: 'ok' }, seconds());
       return result;
     } catch (error) {
       requests?.inc({ call: name, outcome: 'error' });
+      latency?.observe({ call: name, outcome: 'error' }, seconds());
       throw error;
     }
   };
