@@ -2,7 +2,8 @@
  * `npm run bench`: the pipeline on the embedded defaults against a fixed, seeded corpus, on the
  * local broker and PostgreSQL, with the four services as separate processes. Prints a table and
  * writes it as JSON under bench/results/. Options: --docs, --tenants, --partitions, --min-kb,
- * --max-kb, --replicas fetch=N,embed=N,status=N (store stays at 1 with LanceDB: one writer per table).
+ * --max-kb, --replicas fetch=N,embed=N,status=N (store stays at 1 with LanceDB: one writer per table),
+ * --providers emulated (the Gemini and Pinecone adapters against their local emulators).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { createLogger, quietKnownWarnings } from '@docintel/core';
 import { topicNames } from '@docintel/contracts';
 import { createPool, ensureDatabase, migrate, upsertDocument } from '@docintel/db';
 import { createKafka, createProducer, deleteTopics, ensureTopics, loadKafkaConfig, scanTopic, sendAll, withStandardHeaders } from '@docintel/kafka';
+import { startGeminiEmulator, startPineconeEmulator } from '@docintel/emulators';
 import { scrapeMetric } from '@docintel/testing';
 import { brokerCeiling, type Ceiling } from './ceiling.mts';
 
@@ -27,8 +29,10 @@ const { values } = parseArgs({
     'max-kb': { type: 'string', default: '200' },
     replicas: { type: 'string', default: '' },
     'no-ceiling': { type: 'boolean', default: false },
+    providers: { type: 'string', default: 'embedded' },
   },
 });
+if (values.providers !== 'embedded' && values.providers !== 'emulated') throw new Error(`--providers: embedded or emulated, got "${values.providers}"`);
 const DOCS = Number(values.docs);
 const TENANTS = Array.from({ length: Number(values.tenants) }, (_, i) => `bench${i}`);
 const PARTITIONS = Number(values.partitions);
@@ -38,7 +42,7 @@ for (const part of values.replicas.split(',').filter(Boolean)) {
   if (!SERVICE_NAMES.includes(name as ServiceName) || !/^\d+$/.test(count ?? '')) throw new Error(`--replicas: expected name=N, got "${part}"`);
   replicas[name as ServiceName] = Number(count);
 }
-if (replicas.store > 1) throw new Error('--replicas: store stays at 1 on LanceDB (one writer per table)');
+if (replicas.store > 1 && values.providers !== 'emulated') throw new Error('--replicas: store stays at 1 on LanceDB (one writer per table)');
 
 const WORDS = 'account adapter archive audit balance batch billing branch buffer cache capacity catalog channel client cluster commit config contract cursor dataset deploy digest domain engine event export feature filter gateway graph handler index invoice journal kernel ledger limit listener manifest metric module monitor network offset order packet parser payload pipeline policy portal profile quota record region release replica report request resource router schedule schema search segment server session signal snapshot source storage stream summary table template tenant ticket token topic trace'.split(' ');
 
@@ -87,7 +91,11 @@ const logger = createLogger({ service: 'bench', level: 'error', stderr: true });
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/docintel';
 const databaseUrl = adminUrl.replace(/\/[^/]*$/, `/docintel_bench_${suffix}`);
 const work = mkdtempSync(path.join(os.tmpdir(), 'docintel-bench-'));
-const env: NodeJS.ProcessEnv = { ...process.env, TOPIC_PREFIX: prefix, DATABASE_URL: databaseUrl, LANCEDB_DIR: path.join(work, 'lancedb'), HTTP_PORT: '0', LOG_LEVEL: 'info' };
+const emulators = values.providers === 'emulated' ? await Promise.all([startGeminiEmulator({ apiKey: 'bench-key' }), startPineconeEmulator({ apiKey: 'bench-key', dimension: 768 })]) : [];
+const providerEnv: NodeJS.ProcessEnv = emulators.length
+  ? { EMBEDDING_PROVIDER: 'gemini', GEMINI_API_KEY: 'bench-key', GEMINI_BASE_URL: emulators[0].url, VECTOR_STORE: 'pinecone', PINECONE_API_KEY: 'bench-key', PINECONE_INDEX_HOST: emulators[1].url }
+  : { LANCEDB_DIR: path.join(work, 'lancedb') };
+const env: NodeJS.ProcessEnv = { ...process.env, ...providerEnv, TOPIC_PREFIX: prefix, DATABASE_URL: databaseUrl, HTTP_PORT: '0', LOG_LEVEL: 'info' };
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 const started = Date.now();
@@ -212,6 +220,7 @@ if (!values['no-ceiling']) {
     ceilings.push({ topic, meanBytes, pipelinePerSecond: (handled[name] ?? 0) / seconds, ceiling });
   }
 }
+await Promise.all(emulators.map((emulator) => emulator.close()));
 await deleteTopics(admin, prefix);
 await admin.disconnect();
 await pool.end();
@@ -224,7 +233,7 @@ const chunkMessages = handled.embed ?? 0;
 const result = {
   at: new Date().toISOString(),
   machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-  options: { docs: DOCS, tenants: TENANTS.length, partitions: PARTITIONS, replicas, minKiB: Number(values['min-kb']), maxKiB: Number(values['max-kb']) },
+  options: { providers: values.providers, docs: DOCS, tenants: TENANTS.length, partitions: PARTITIONS, replicas, minKiB: Number(values['min-kb']), maxKiB: Number(values['max-kb']) },
   corpus: { documents: documents.length, megabytes: +(totalBytes / 2 ** 20).toFixed(1), chunks },
   endToEnd: {
     seconds: +seconds.toFixed(1),
@@ -251,7 +260,7 @@ const result = {
 };
 
 const rows: Array<[string, string]> = [
-  ['corpus', `${result.corpus.documents} documents of ${TENANTS.length} tenants, ${result.corpus.megabytes} MB, ${chunks} chunks`],
+  ['corpus', `${result.corpus.documents} documents of ${TENANTS.length} tenants, ${result.corpus.megabytes} MB, ${chunks} chunks (${values.providers} providers)`],
   ['end to end', `${result.endToEnd.documentsPerSecond} documents/s, ${result.endToEnd.chunksPerSecond} chunks/s (${result.endToEnd.seconds} s)`],
   ['latency produce -> completed', `p50 ${result.endToEnd.latencyMs.p50} ms, p95 ${result.endToEnd.latencyMs.p95} ms, p99 ${result.endToEnd.latencyMs.p99} ms`],
   ...stages.map((s): [string, string] => [
