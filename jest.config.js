@@ -11,7 +11,7 @@ const common = {
 module.exports = {
   reporters: ['default', '<rootDir>/libs/testing/jest-summary-reporter.js'],
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['**/test/**/*.test.ts'], testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'] },
+    { ...common, displayName: 'unit', testMatch: ['**/test/**/*.test.ts'], testPathIgnorePatterns: ['\\.(int|slow)\\.test\\.ts$', '/node_modules/', '/dist/'] },
     {
       ...common,
       displayName: 'integration',

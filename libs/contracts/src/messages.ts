@@ -9,15 +9,32 @@ const tenantId = z.string().regex(TENANT_ID_PATTERN, 'tenant id must be 1-63 of 
 const documentId = z.string().regex(DOCUMENT_ID_PATTERN, 'document id must be 1-200 of A-Z, a-z, 0-9, ., _, : and -');
 const version = z.number().int().min(1);
 
+/** How fetch cuts a document: by structure (`recursive`) or in windows of whole words (`fixed`). */
+export const CHUNK_STRATEGIES = ['fixed', 'recursive'] as const;
+export type ChunkStrategy = (typeof CHUNK_STRATEGIES)[number];
+
+/**
+ * A tenant's chunking request, each field optional (fetch's configuration fills in the rest).
+ * Sizes are in tokens, approximated as 4 characters of Latin-script text or 1 CJK character per
+ * token (services/fetch/src/tokens.ts). The bounds are those of the first release of version 1,
+ * which counted characters; they are kept so that every value valid then is valid now.
+ */
 export const chunkingOptionsSchema = z
   .object({
-    /** Target chunk size in characters. */
-    size: z.number().int().min(50).max(20_000).optional(),
-    /** Characters shared by neighbouring chunks; smaller than size. */
+    /** `recursive` (default): headings, then paragraphs, then sentences, within the size; `fixed`: windows of `size` tokens sliding by `size - overlap`. */
+    strategy: z.enum(CHUNK_STRATEGIES).optional(),
+    /** Largest chunk, in tokens. */
+    size: z.number().int().min(16).max(20_000).optional(),
+    /** Tokens shared by neighbouring chunks; smaller than size, and at most half of it with `fixed`. */
     overlap: z.number().int().min(0).max(10_000).optional(),
   })
   .refine((o) => o.size === undefined || o.overlap === undefined || o.overlap < o.size, {
-    message: 'chunking.overlap must be smaller than chunking.size',
+    message: 'must be smaller than chunking.size',
+    path: ['overlap'],
+  })
+  .refine((o) => o.strategy !== 'fixed' || o.size === undefined || o.overlap === undefined || o.overlap <= o.size / 2, {
+    message: 'must be at most half of chunking.size with the fixed strategy',
+    path: ['overlap'],
   });
 
 /** `document.ingest`: produced by tenants' applications and the CLI. */
@@ -29,12 +46,32 @@ export const ingestRequestSchema = z.object({
   chunking: chunkingOptionsSchema.optional(),
 });
 
-const chunkSchema = z.object({
+/** Bounds of the heading path a chunk carries (fetch cuts longer ones to fit). */
+export const MAX_HEADING_DEPTH = 16;
+export const MAX_HEADING_CHARS = 500;
+
+const page = z.number().int().min(1);
+
+const chunkFields = {
   index: z.number().int().min(0),
   text: z.string().min(1),
   /** sha256 of text. */
   hash: z.string().regex(/^[0-9a-f]{64}$/),
-});
+  /** Titles of the headings the chunk is under, outermost first; absent before the first heading and from older producers. */
+  headingPath: z.array(z.string().min(1).max(MAX_HEADING_CHARS)).min(1).max(MAX_HEADING_DEPTH).optional(),
+  /** 1-based page the chunk starts on, for formats with pages (PDF). */
+  page: page.optional(),
+  /** 1-based page the chunk ends on; set with page. */
+  pageEnd: page.optional(),
+};
+
+/** A chunk's pages run forwards, and an end page comes with a start page. */
+function pagesInOrder(c: { page?: number | undefined; pageEnd?: number | undefined }): boolean {
+  return c.pageEnd === undefined || (c.page !== undefined && c.pageEnd >= c.page);
+}
+const pagesInOrderError = { message: 'needs page and must not be before it', path: ['pageEnd'] };
+
+const chunkSchema = z.object(chunkFields).refine(pagesInOrder, pagesInOrderError);
 
 const upsertBatchFields = {
   tenantId,
@@ -64,7 +101,7 @@ export const vectorBatchSchema = z.discriminatedUnion('op', [
     ...upsertBatchFields,
     model: z.string().min(1),
     dimension: z.number().int().min(1),
-    chunks: z.array(chunkSchema.extend({ vector: z.string().min(1) })).min(1),
+    chunks: z.array(z.object({ ...chunkFields, vector: z.string().min(1) }).refine(pagesInOrder, pagesInOrderError)).min(1),
   }),
   z.object(deleteFields),
 ]);

@@ -1,4 +1,4 @@
-import { HEADERS, chunkBatchSchema, decodeMessage, ingestRequestSchema, decodeVector, encodeVector, vectorId, parseVectorId, allTopics } from '@docintel/contracts';
+import { HEADERS, chunkBatchSchema, decodeMessage, ingestRequestSchema, vectorBatchSchema, decodeVector, encodeVector, vectorId, parseVectorId, allTopics } from '@docintel/contracts';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -31,7 +31,57 @@ describe('decodeMessage', () => {
   it('rejects chunk overlap not smaller than the size', () => {
     expect(() =>
       decodeMessage(ingestRequestSchema, json({ tenantId: 'a', documentId: 'd', version: 1, chunking: { size: 100, overlap: 100 } }), undefined, {}),
-    ).toThrow(/overlap must be smaller/);
+    ).toThrow(/chunking\.overlap: must be smaller than chunking\.size/);
+  });
+
+  describe('chunking options', () => {
+    const request = (chunking: unknown) => json({ tenantId: 'a', documentId: 'd', version: 1, chunking });
+    const decode = (chunking: unknown) => decodeMessage(ingestRequestSchema, request(chunking), undefined, {});
+
+    it('accepts a strategy with sizes in tokens, and every value of the first release', () => {
+      expect(decode({ strategy: 'fixed', size: 256, overlap: 32 }).chunking).toEqual({ strategy: 'fixed', size: 256, overlap: 32 });
+      expect(decode({ strategy: 'recursive' }).chunking).toEqual({ strategy: 'recursive' });
+      // Version 1 as first released: no strategy, sizes from 50 to 20,000.
+      expect(decode({ size: 1000, overlap: 150 }).chunking).toEqual({ size: 1000, overlap: 150 });
+      expect(decode({ size: 20_000, overlap: 10_000 }).chunking).toEqual({ size: 20_000, overlap: 10_000 });
+      expect(decode({ size: 50, overlap: 49 }).chunking).toEqual({ size: 50, overlap: 49 });
+    });
+
+    it.each([
+      [{ strategy: 'semantic' }, /chunking\.strategy: /],
+      [{ size: 15 }, /chunking\.size: /],
+      [{ size: 256.5 }, /chunking\.size: /],
+      [{ overlap: -1 }, /chunking\.overlap: /],
+      [{ strategy: 'fixed', size: 100, overlap: 51 }, /chunking\.overlap: must be at most half of chunking\.size with the fixed strategy/],
+    ])('rejects %j naming the field', (chunking, message) => {
+      expect(() => decode(chunking)).toThrow(message);
+    });
+  });
+
+  describe('chunk metadata', () => {
+    const hash = 'a'.repeat(64);
+    const batch = (chunk: Record<string, unknown>) => json({ tenantId: 'a', documentId: 'd', version: 1, op: 'upsert', title: 't', mimeType: 'application/pdf', batchIndex: 0, chunks: [{ index: 0, text: 'x', hash, ...chunk }] });
+
+    it('is optional, and kept when present, through to the vector batch', () => {
+      const plain = decodeMessage(chunkBatchSchema, batch({}), 'a', {});
+      expect(plain.op === 'upsert' && plain.chunks[0]).toEqual({ index: 0, text: 'x', hash });
+      const rich = { headingPath: ['Guide', 'Safety'], page: 2, pageEnd: 3 };
+      const decoded = decodeMessage(chunkBatchSchema, batch(rich), 'a', {});
+      expect(decoded.op === 'upsert' && decoded.chunks[0]).toEqual({ index: 0, text: 'x', hash, ...rich });
+      const withVector = JSON.parse(batch({ ...rich, vector: 'AAAAAA==' }).toString()) as Record<string, unknown>;
+      const vectors = decodeMessage(vectorBatchSchema, json({ ...withVector, model: 'm', dimension: 1 }), 'a', {});
+      expect(vectors.op === 'upsert' && vectors.chunks[0]).toMatchObject(rich);
+    });
+
+    it.each([
+      [{ page: 0 }, /chunks\.0\.page: /],
+      [{ page: 3, pageEnd: 2 }, /chunks\.0\.pageEnd: needs page and must not be before it/],
+      [{ pageEnd: 2 }, /chunks\.0\.pageEnd: /],
+      [{ headingPath: [] }, /chunks\.0\.headingPath: /],
+      [{ headingPath: ['x'.repeat(501)] }, /chunks\.0\.headingPath\.0: /],
+    ])('rejects %j', (chunk, message) => {
+      expect(() => decodeMessage(chunkBatchSchema, batch(chunk), 'a', {})).toThrow(message);
+    });
   });
 
   it('tells chunk batches and deletes apart', () => {

@@ -4,7 +4,19 @@ import path from 'node:path';
 import { createPool, migrate } from '@docintel/db';
 import { createTestDatabase, type TestDatabase } from '@docintel/testing';
 
-const TABLES = ['document_status', 'documents', 'embedding_cache', 'schema_migrations', 'status_batches', 'stored_batches', 'vector_versions'];
+const TABLES = [
+  'document_status',
+  'documents',
+  'embedding_cache',
+  'parked_messages',
+  'rate_windows',
+  'schema_migrations',
+  'status_batches',
+  'stored_batches',
+  'tenant_token_usage',
+  'vector_versions',
+];
+const VERSIONS = ['001_init', '002_quotas', '003_tenant_budgets'];
 
 async function tables(db: TestDatabase): Promise<string[]> {
   const { rows } = await db.pool.query<{ name: string }>(
@@ -21,18 +33,18 @@ describe('migrate', () => {
   afterEach(() => db.drop());
 
   it('applies every migration once; a second run applies nothing', async () => {
-    await expect(migrate(db.pool)).resolves.toEqual({ applied: ['001_init'] });
+    await expect(migrate(db.pool)).resolves.toEqual({ applied: VERSIONS });
     expect(await tables(db)).toEqual(TABLES);
     await expect(migrate(db.pool)).resolves.toEqual({ applied: [] });
     const { rows } = await db.pool.query('SELECT version FROM schema_migrations');
-    expect(rows).toEqual([{ version: '001_init' }]);
+    expect(rows).toEqual(VERSIONS.map((version) => ({ version })));
   });
 
   it('lets concurrent runs from separate processes wait for each other', async () => {
     const pools = [createPool(db.url), createPool(db.url), createPool(db.url)];
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool)));
-      expect(results.flatMap((result) => result.applied)).toEqual(['001_init']);
+      expect(results.flatMap((result) => result.applied)).toEqual(VERSIONS);
       expect(await tables(db)).toEqual(TABLES);
     } finally {
       await Promise.all(pools.map((pool) => pool.end()));

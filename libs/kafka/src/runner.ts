@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { classifyError, type ConsumerMetrics, type ErrorClassification, type Logger } from '@docintel/core';
+import { classifyError, DocintelError, type ConsumerMetrics, type ErrorClassification, type Logger } from '@docintel/core';
 import { HEADERS, decodeMessage, readHeaders, retryTopic, type HeaderMap } from '@docintel/contracts';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { z } from 'zod';
@@ -79,7 +79,7 @@ export interface StageConsumerOptions<T extends { tenantId: string }> {
   gate?: { isOpen(): boolean; onChange(listener: () => void): void };
 }
 
-type Handled = Array<{ topic: string; message: Message }> | 'hold' | 'stale';
+type Handled = Array<{ topic: string; message: Message }> | 'hold' | 'stale' | { waitUntil: number };
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -198,7 +198,7 @@ export class StageConsumer<T extends { tenantId: string }> {
       return result;
     }).finally(() => clearInterval(beat));
     // Only the prefix of handled messages counts: the rest is read again (outputs are idempotent).
-    const stop = outputs.findIndex((result) => result === 'stale' || result === 'hold');
+    const stop = outputs.findIndex((result) => !Array.isArray(result));
     const handled = stop === -1 ? messages : messages.slice(0, stop);
     await sendAll(this.#options.producer, outputs.slice(0, handled.length).flatMap((result) => (Array.isArray(result) ? result : [])));
     const last = handled[handled.length - 1];
@@ -208,8 +208,12 @@ export class StageConsumer<T extends { tenantId: string }> {
     }
     this.#options.metrics.handleSeconds.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
 
-    if (stop !== -1 && outputs[stop] === 'hold' && this.#state === 'running') {
+    const stopped = stop === -1 ? undefined : outputs[stop];
+    if (stopped === 'hold' && this.#state === 'running') {
       this.#holdForGate(payload, batch.topic, batch.partition);
+    } else if (typeof stopped === 'object' && !Array.isArray(stopped) && this.#state === 'running') {
+      // Rate limited: wait out the Retry-After and read the message again; it is not a failure.
+      this.#hold(payload, batch.topic, batch.partition, stopped.waitUntil, 'rate-limited');
     } else if (holdUntil !== undefined && handled.length === messages.length && this.#state === 'running') {
       this.#hold(payload, batch.topic, batch.partition, holdUntil);
     }
@@ -235,12 +239,12 @@ export class StageConsumer<T extends { tenantId: string }> {
   }
 
   /** Pauses one retry partition until `until`; kafkajs resumes from the last resolved offset. */
-  #hold(payload: EachBatchPayload, topic: string, partition: number, until: number): void {
+  #hold(payload: EachBatchPayload, topic: string, partition: number, until: number, reason = 'retry-delay'): void {
     const resume = payload.pause();
-    this.#options.metrics.paused.inc({ reason: 'retry-delay' });
+    this.#options.metrics.paused.inc({ reason });
     const timer = setTimeout(() => {
       this.#resumeTimers.delete(timer);
-      this.#options.metrics.paused.dec({ reason: 'retry-delay' });
+      this.#options.metrics.paused.dec({ reason });
       resume();
     }, Math.max(0, until - Date.now()));
     this.#resumeTimers.add(timer);
@@ -285,6 +289,13 @@ export class StageConsumer<T extends { tenantId: string }> {
       return emitted.map((out) => ({ topic: out.topic, message: withStandardHeaders(out, traceId) }));
     } catch (error) {
       const classification = classifyError(error);
+      if (classification.code === 'EMBEDDING_RATE_LIMITED') {
+        // A 429 says "later", not "wrong": the message waits, and never counts as a failure.
+        const retryAfter = Number((findDocintelError(error)?.details?.retryAfterMs as number | undefined) ?? 1_000);
+        options.metrics.messages.inc({ topic: options.topic, outcome: 'held' });
+        logger.info('rate limited; waiting before reading the message again', { retryAfterMs: retryAfter });
+        return { waitUntil: Date.now() + Math.max(100, retryAfter) };
+      }
       if (classification.code === 'CIRCUIT_OPEN' || (classification.retriable && options.gate?.isOpen())) {
         // An outage, not this message's fault: read it again after the dependency is back.
         options.metrics.messages.inc({ topic: options.topic, outcome: 'held' });
@@ -343,4 +354,13 @@ async function mapOrdered<I, O>(items: readonly I[], limit: number, keyOf: ((ite
   };
   await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   return results;
+}
+
+function findDocintelError(error: unknown): DocintelError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current instanceof Error; depth++) {
+    if (current instanceof DocintelError) return current;
+    current = current.cause;
+  }
+  return undefined;
 }

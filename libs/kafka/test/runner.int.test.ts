@@ -132,4 +132,31 @@ describe('StageConsumer against a real broker', () => {
     expect(await readTopic(topics.kafka, `${names.ingest}.retry.1`)).toEqual([]);
     expect(await readTopic(topics.kafka, dlqTopic(names.ingest))).toEqual([]);
   });
+
+  it('waits out a rate limit and reads the message again, never counting it as a failure', async () => {
+    const names = topicNames(topics.prefix);
+    const attempts: number[] = [];
+    stage = new StageConsumer<IngestRequest>({
+      kafka: topics.kafka,
+      producer,
+      logger: testLogger(),
+      metrics: createConsumerMetrics(createRegistry('test')),
+      topic: names.ingest,
+      groupId: `${topics.prefix}limited`,
+      schema: ingestRequestSchema,
+      retryDelaysMs: [200],
+      handle: async () => {
+        attempts.push(Date.now());
+        if (attempts.length <= 2) throw new TransientError('EMBEDDING_RATE_LIMITED', 'quota exceeded', { details: { retryAfterMs: 300 } });
+      },
+    });
+    await stage.start();
+    await eventually(() => stage!.isReady(), { description: 'consumer ready' });
+    await producer.send({ topic: names.ingest, messages: [{ key: 'acme', value: JSON.stringify({ tenantId: 'acme', documentId: 'd', version: 1 }) }] });
+    await eventually(() => attempts.length === 3, { description: 'handled after two rate limits' });
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(300);
+    expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(300);
+    expect(await readTopic(topics.kafka, `${names.ingest}.retry.1`)).toEqual([]);
+    expect(await readTopic(topics.kafka, dlqTopic(names.ingest))).toEqual([]);
+  });
 });

@@ -31,7 +31,9 @@ describe('createTestDatabase', () => {
     expect(a.name).toMatch(/^docintel_test_[a-z0-9]+$/);
     expect(a.name).not.toBe(b.name);
     expect(new URL(a.url).pathname).toBe(`/${a.name}`);
-    await expect(a.pool.query('SELECT version FROM schema_migrations')).resolves.toMatchObject({ rows: [{ version: '001_init' }] });
+    await expect(a.pool.query('SELECT version FROM schema_migrations ORDER BY 1')).resolves.toMatchObject({
+      rows: [{ version: '001_init' }, { version: '002_quotas' }, { version: '003_tenant_budgets' }],
+    });
   });
 
   it('skips the migrations when asked', async () => {

@@ -2,7 +2,7 @@ import { DocintelError, PermanentError, TransientError, errorMessage, type Logge
 import type { Table } from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { KeyedQueue } from './keyed-queue';
-import { documentPredicate, toArrowTable, vectorSchema } from './records';
+import { documentPredicate, metadataFields, toArrowTable, vectorSchema } from './records';
 import { LanceTables } from './tables';
 import { NAMESPACE_PATTERN, assertNamespace, assertQueryVector, assertRecords, type VectorMatch, type VectorRecord, type VectorStore } from './store';
 
@@ -50,7 +50,13 @@ interface Row {
   text: string;
   title: string;
   _distance: number;
+  // The metadata columns: null for rows written without them, absent from tables not yet given them.
+  page?: number | null;
+  page_end?: number | null;
+  heading_path?: Iterable<string> | null;
 }
+
+const METADATA_COLUMNS = metadataFields().map((field) => field.name);
 
 /**
  * A {@link VectorStore} on LanceDB in a local directory, one table per namespace.
@@ -68,6 +74,8 @@ export class LanceDbStore implements VectorStore {
   readonly #schema: Schema;
   readonly #tables: LanceTables;
   readonly #queue = new KeyedQueue();
+  /** Namespaces whose tables are known to have the metadata columns. */
+  readonly #withMetadata = new Set<string>();
   /** Writes per table since its last compaction. */
   readonly #writes = new Map<string, number>();
   /** Reads under way; close() lets them finish before it closes the handles they use. */
@@ -101,6 +109,7 @@ export class LanceDbStore implements VectorStore {
     const unique = [...new Map(records.map((record) => [record.id, record])).values()];
     const data = toArrowTable(unique, this.#schema);
     await this.#write(namespace, 'upsert', true, async (table) => {
+      await this.#addMetadataColumns(namespace, table);
       await table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
     });
   }
@@ -122,21 +131,28 @@ export class LanceDbStore implements VectorStore {
     assertQueryVector(vector, this.dimension);
     if (!Number.isInteger(topK) || topK < 1) throw new PermanentError('INVALID_OPTIONS', `topK must be a positive integer, got ${String(topK)}`);
     return this.#read(namespace, 'query', [], async (table) => {
+      // A table made before the metadata columns existed has them only after its next write.
+      const columns = new Set((await table.schema()).fields.map((field) => field.name));
       const rows = (await table
         .vectorSearch(vector)
         .distanceType('cosine')
         .limit(topK)
-        .select(['id', 'document_id', 'version', 'chunk_index', 'text', 'title', '_distance'])
+        .select(['id', 'document_id', 'version', 'chunk_index', 'text', 'title', '_distance', ...METADATA_COLUMNS.filter((name) => columns.has(name))])
         .toArray()) as Row[];
-      return rows.map((row) => ({
-        id: row.id,
-        documentId: row.document_id,
-        version: row.version,
-        chunkIndex: row.chunk_index,
-        text: row.text,
-        title: row.title,
-        score: 1 - row._distance,
-      }));
+      return rows.map((row) => {
+        const headingPath = row.heading_path == null ? [] : Array.from(row.heading_path);
+        return {
+          id: row.id,
+          documentId: row.document_id,
+          version: row.version,
+          chunkIndex: row.chunk_index,
+          text: row.text,
+          title: row.title,
+          score: 1 - row._distance,
+          ...(row.page == null ? {} : { page: row.page, pageEnd: row.page_end ?? row.page }),
+          ...(headingPath.length > 0 ? { headingPath } : {}),
+        };
+      });
     });
   }
 
@@ -221,6 +237,15 @@ export class LanceDbStore implements VectorStore {
     } finally {
       this.#reads.delete(read);
     }
+  }
+
+  /** Gives a table made before the chunk metadata columns existed those columns (empty); inside the write lock. */
+  async #addMetadataColumns(namespace: string, table: Table): Promise<void> {
+    if (this.#withMetadata.has(namespace)) return;
+    const present = new Set((await table.schema()).fields.map((field) => field.name));
+    const missing = metadataFields().filter((field) => !present.has(field.name));
+    if (missing.length > 0) await table.addColumns(missing);
+    this.#withMetadata.add(namespace);
   }
 
   /** Counts the write and compacts every `optimizeEvery` writes; still inside the lock. */

@@ -1,4 +1,4 @@
-import { DataType, Field, FixedSizeList, Float32, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeData, vectorFromArray } from 'apache-arrow';
+import { DataType, Field, FixedSizeList, Float32, Int32, List, RecordBatch, Schema, Struct, Table, Utf8, makeData, vectorFromArray } from 'apache-arrow';
 import type { VectorRecord } from './store';
 
 /** The columns of a namespace's table; snake_case like the SQL predicates that name them. */
@@ -12,7 +12,20 @@ export function vectorSchema(dimension: number): Schema {
     new Field('title', new Utf8(), false),
     new Field('content_hash', new Utf8(), false),
     new Field('vector', new FixedSizeList(dimension, new Field('item', new Float32(), true)), false),
+    ...metadataFields(),
   ]);
+}
+
+/**
+ * The chunk metadata columns, nullable and last: a table made before they existed gets them
+ * (empty for its old rows) by {@link LanceDbStore}'s first write to it, in the same order.
+ */
+export function metadataFields(): Field[] {
+  return [
+    new Field('page', new Int32(), true),
+    new Field('page_end', new Int32(), true),
+    new Field('heading_path', new List(new Field('item', new Utf8(), true)), true),
+  ];
 }
 
 /** The dimension of a table's `vector` column, or undefined if it has none of the expected type. */
@@ -43,9 +56,27 @@ export function toArrowTable(records: VectorRecord[], schema: Schema): Table {
     strings((r) => r.title),
     strings((r) => r.contentHash),
     makeData({ type: vectorField.type as FixedSizeList, length, nullCount: 0, child: makeData({ type: new Float32(), length: flat.length, data: flat }) }),
+    ...metadataFields().map((field) => metadataColumn(field, records)),
   ];
   const struct = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children });
   return new Table(schema, new RecordBatch(schema, struct));
+}
+
+/** One nullable metadata column of a batch, by the field's name. */
+function metadataColumn(field: Field, records: VectorRecord[]) {
+  const value = (record: VectorRecord) => {
+    switch (field.name) {
+      case 'page':
+        return record.page ?? null;
+      case 'page_end':
+        return record.pageEnd ?? (record.page === undefined ? null : record.page);
+      case 'heading_path':
+        return record.headingPath?.length ? record.headingPath : null;
+      default:
+        throw new Error(`unknown vector table column ${field.name}`);
+    }
+  };
+  return vectorFromArray(records.map(value), field.type as DataType).data[0]!;
 }
 
 /**

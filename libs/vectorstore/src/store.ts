@@ -11,6 +11,12 @@ export interface VectorRecord {
   title: string;
   contentHash: string;
   vector: Float32Array;
+  /** 1-based page the chunk starts on, for documents with pages (PDF). */
+  page?: number;
+  /** 1-based page the chunk ends on; set with `page`. */
+  pageEnd?: number;
+  /** Titles of the headings the chunk is under, outermost first; absent or empty when it is under none. */
+  headingPath?: string[];
 }
 
 /** A search hit. */
@@ -23,6 +29,10 @@ export interface VectorMatch {
   title: string;
   /** higher is better; cosine similarity */
   score: number;
+  /** As in {@link VectorRecord}; absent when the chunk had none or the backend keeps none. */
+  page?: number;
+  pageEnd?: number;
+  headingPath?: string[];
 }
 
 /** The port every vector backend implements. A namespace is a tenant id. */
@@ -69,6 +79,14 @@ export function assertRecords(records: VectorRecord[], dimension: number): void 
     }
     if (!isInt32(record.version) || !isInt32(record.chunkIndex)) {
       throw new PermanentError('INVALID_OPTIONS', `vector ${record.id} needs integer version and chunkIndex, got ${record.version} and ${record.chunkIndex}`);
+    }
+    for (const [field, value] of [['page', record.page], ['pageEnd', record.pageEnd]] as const) {
+      if (value !== undefined && (!isInt32(value) || value < 1)) {
+        throw new PermanentError('INVALID_OPTIONS', `vector ${record.id} needs a positive integer ${field} when it has one, got ${String(value)}`);
+      }
+    }
+    if (record.headingPath !== undefined && !(Array.isArray(record.headingPath) && record.headingPath.every((title) => typeof title === 'string'))) {
+      throw new PermanentError('INVALID_OPTIONS', `vector ${record.id} needs headingPath to be a list of strings when it has one`);
     }
   }
 }

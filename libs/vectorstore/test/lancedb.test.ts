@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PermanentError, TransientError } from '@docintel/core';
 import { connect } from '@lancedb/lancedb';
+import { Schema } from 'apache-arrow';
 import { LanceDbStore, createVectorStore, type LanceDbStoreOptions, type VectorRecord } from '@docintel/vectorstore';
+import { vectorSchema } from '../src/records';
 
 const DIMENSION = 8;
 
@@ -60,6 +62,41 @@ describe('LanceDbStore', () => {
     const [best] = await store.query('acme', unit(5), 1);
     expect(best).toMatchObject({ id: 'doc-1:1:1', documentId: 'doc-1', version: 1, chunkIndex: 1, text: 'rewritten', title: 'title of doc-1' });
     expect(best!.score).toBeCloseTo(1, 5);
+  });
+
+  it('keeps chunk metadata (pages, heading path) and returns it with matches', async () => {
+    const store = open();
+    await store.upsert('acme', [
+      { ...record('doc-1', 1, 0), page: 3, pageEnd: 4, headingPath: ['Guide', 'Safety'] },
+      { ...record('doc-1', 1, 1), headingPath: [] },
+      record('doc-1', 1, 2),
+    ]);
+    const matches = await store.query('acme', unit(0), 3);
+    expect(matches[0]).toMatchObject({ chunkIndex: 0, page: 3, pageEnd: 4, headingPath: ['Guide', 'Safety'] });
+    for (const match of matches.slice(1)) {
+      expect(match).not.toHaveProperty('page');
+      expect(match).not.toHaveProperty('headingPath');
+    }
+    await expect(store.upsert('acme', [{ ...record('doc-1', 1, 0), page: 0 }])).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+  });
+
+  it('reads a table made before the metadata columns, and gives it them on its next write', async () => {
+    // The schema of the first release: no page, page_end, heading_path.
+    const db = await connect(directory);
+    const old = new Schema(vectorSchema(DIMENSION).fields.filter((field) => !['page', 'page_end', 'heading_path'].includes(field.name)));
+    const table = await db.createEmptyTable('acme', old);
+    await table.add([{ id: 'old:1:0', document_id: 'old', version: 1, chunk_index: 0, text: 'old text', title: 'Old', content_hash: 'h', vector: Array.from(unit(0)) }]);
+    table.close();
+    db.close();
+
+    const store = open();
+    await expect(store.query('acme', unit(0), 1)).resolves.toEqual([expect.objectContaining({ id: 'old:1:0', text: 'old text' })]);
+    await store.upsert('acme', [{ ...record('new', 1, 0, unit(1)), page: 2, pageEnd: 2, headingPath: ['H'] }]);
+    const matches = await store.query('acme', unit(1), 2);
+    expect(matches.map((m) => [m.id, m.page, m.headingPath])).toEqual([
+      ['new:1:0', 2, ['H']],
+      ['old:1:0', undefined, undefined],
+    ]);
   });
 
   it('keeps the last of several records with one id in a batch', async () => {

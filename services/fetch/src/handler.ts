@@ -1,16 +1,19 @@
 import path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { PermanentError, TransientError } from '@docintel/core';
-import { contentHash, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
+import { contentHash, type ChunkingOptions, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
 import { getDocument, type Queryable } from '@docintel/db';
 import type { ConsumedMessage, HandlerContext } from '@docintel/kafka';
 import { statusMessage, type ServiceDeps, type StageHandler } from '@docintel/service';
-import { batchChunks, chunkDocument, validateChunkOptions, type TextChunk } from './chunk';
+import { batchChunks, chunkDocument, validateChunkOptions, type ChunkOptions, type TextChunk } from './chunk';
 import type { FetchConfig } from './config';
-import { parseDocument, titleOf } from './parse';
+import { parseDocument } from './parse';
 
 /**
  * fetch: reads the document row, checks it belongs to the message's tenant, parses and chunks it,
- * and emits the chunks in batches; the last batch carries the totals.
+ * and emits the chunks in batches; the last batch carries the totals. Parsing, chunking and
+ * batching are one lazy pipeline, and queued batches are sent whenever they pass
+ * `config.flushBytes`, so a 500-page PDF or a 50 MB text file takes bounded memory.
  */
 export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Queryable }, config: FetchConfig): StageHandler<IngestRequest> {
   const { topics, db } = deps;
@@ -25,7 +28,7 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
       const ref = { tenantId: request.tenantId, documentId: request.documentId, version: request.version };
       if (request.op === 'delete') {
         // A delete only touches the tenant's own namespace, so it passes on even when the row is gone.
-        context.emit({ topic: topics.chunks, key: ref.tenantId, value: { ...ref, op: 'delete', version: Math.max(request.version, document?.version ?? 0) } });
+        context.emit({ topic: topics.chunks, key: ref.tenantId, value: { ...ref, op: 'delete' } });
         return;
       }
       if (!document) {
@@ -41,13 +44,21 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
       }
 
       context.emit(statusMessage(topics.status, ref, 'fetching', 'fetch', { replayed: message.replayed }));
-      const chunking = validateChunkOptions({ ...config.chunking, ...request.chunking });
-      const parsed = parseDocument(document.content, document.mimeType, { maxBytes: config.maxDocumentBytes });
-      const title = document.title || titleOf(parsed, document.source ? path.basename(document.source) : document.id);
-      const batches = lookahead(batchChunks(chunkDocument(parsed, chunking), config.batchMaxChunks, config.batchMaxChars, (c: TextChunk) => c.text.length));
+      const chunking = chunkingFor(config.chunking, request.chunking);
+      const blocks = parseDocument(document.content, document.mimeType, { maxBytes: config.maxDocumentBytes });
+      let firstHeading: string | undefined;
+      const chunks = tap(chunkDocument(blocks, chunking), (chunk) => (firstHeading ??= chunk.heading[0]));
+      const batches = lookahead(batchChunks(chunks, config.batchMaxChunks, config.batchMaxChars, chunkChars));
+      // Fixed at the first batch, the same on every batch: the tenant's, else the first heading read
+      // by then (the batch after it is read ahead), else the file name.
+      let title: string | undefined;
       let totalChunks = 0;
       let totalBatches = 0;
-      for (const { item: chunks, last } of batches) {
+      let queued = 0;
+      let flushes = 0;
+      let yielded = Date.now();
+      for await (const { item: chunks, last } of batches) {
+        title ??= document.title || firstHeading || (document.source ? path.basename(document.source) : document.id);
         totalChunks += chunks.length;
         totalBatches += 1;
         const batch: UpsertChunkBatch = {
@@ -56,24 +67,77 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
           title,
           mimeType: document.mimeType,
           batchIndex: totalBatches - 1,
-          chunks: chunks.map((chunk) => ({ index: chunk.index, text: chunk.text, hash: contentHash(chunk.text) })),
+          chunks: chunks.map(toMessageChunk),
           ...(last ? { totalBatches, totalChunks } : {}),
         };
         context.emit({ topic: topics.chunks, key: ref.tenantId, value: batch });
+        queued += chunks.reduce((sum, chunk) => sum + chunkChars(chunk), 0);
+        if (!last && queued >= config.flushBytes) {
+          // A large document's batches go out as they are made instead of piling up in memory.
+          // flush is optional so that contexts without it (older runners, test fakes) still work.
+          await context.flush?.();
+          queued = 0;
+          flushes += 1;
+        } else if (Date.now() - yielded > YIELD_EVERY_MS) {
+          // Parsing and chunking text is synchronous work: let heartbeats and health checks run.
+          await yieldToEventLoop();
+          yielded = Date.now();
+        }
       }
       context.emit(statusMessage(topics.status, ref, 'chunked', 'fetch', { totalBatches, totalChunks, replayed: message.replayed }));
-      message.logger.info('chunked', { version: ref.version, chunks: totalChunks, batches: totalBatches });
+      message.logger.info('chunked', { version: ref.version, mimeType: document.mimeType, strategy: chunking.strategy, chunks: totalChunks, batches: totalBatches, flushes });
     },
   };
 }
 
+/** How long the handler may keep the event loop busy between two turns of it. */
+const YIELD_EVERY_MS = 50;
+
+/**
+ * The request's chunking over the configured defaults. A request that sets the size but not the
+ * overlap gets the configured overlap cut to half its size, so a small size alone stays valid.
+ */
+export function chunkingFor(defaults: ChunkOptions, requested: ChunkingOptions | undefined): ChunkOptions {
+  const size = requested?.size ?? defaults.size;
+  const overlap = requested?.overlap ?? Math.min(defaults.overlap, Math.floor(size / 2));
+  return validateChunkOptions({ strategy: requested?.strategy ?? defaults.strategy, size, overlap });
+}
+
+function toMessageChunk(chunk: TextChunk): UpsertChunkBatch['chunks'][number] {
+  return {
+    index: chunk.index,
+    text: chunk.text,
+    hash: contentHash(chunk.text),
+    ...(chunk.heading.length > 0 ? { headingPath: [...chunk.heading] } : {}),
+    ...(chunk.page === undefined ? {} : { page: chunk.page, pageEnd: chunk.pageEnd ?? chunk.page }),
+  };
+}
+
+/** What a chunk weighs in a message: its text and its heading path. */
+function chunkChars(chunk: TextChunk): number {
+  return chunk.text.length + chunk.heading.reduce((sum, title) => sum + title.length + 3, 0);
+}
+
+/** Passes items through, showing each to `see` first. */
+async function* tap<T>(items: AsyncIterable<T>, see: (item: T) => void): AsyncGenerator<T> {
+  for await (const item of items) {
+    see(item);
+    yield item;
+  }
+}
+
 /** Yields each item with whether it is the last, reading one item ahead. */
-function* lookahead<T>(items: Iterable<T>): Generator<{ item: T; last: boolean }> {
-  const iterator = items[Symbol.iterator]();
-  let current = iterator.next();
-  while (!current.done) {
-    const next = iterator.next();
-    yield { item: current.value, last: next.done === true };
-    current = next;
+async function* lookahead<T>(items: AsyncIterable<T>): AsyncGenerator<{ item: T; last: boolean }> {
+  const iterator = items[Symbol.asyncIterator]();
+  try {
+    let current = await iterator.next();
+    while (current.done !== true) {
+      const next = await iterator.next();
+      yield { item: current.value, last: next.done === true };
+      current = next;
+    }
+  } finally {
+    // Stopped early (an error downstream): let the parser release what it holds (the PDF worker).
+    await iterator.return?.();
   }
 }

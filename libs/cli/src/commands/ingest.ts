@@ -14,6 +14,8 @@ const MIME_TYPES: Record<string, string> = {
   '.text': 'text/plain',
   '.html': 'text/html',
   '.htm': 'text/html',
+  '.pdf': 'application/pdf',
+  '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
 };
 
 /** The mime type of a file, by its extension; unknown ones go through and fail with a reason. */

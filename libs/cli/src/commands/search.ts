@@ -17,7 +17,8 @@ export async function searchCommand(ctx: CliContext, query: string, options: { t
       if (matches.length === 0) ctx.out('  no matches');
       matches.forEach((match, i) => {
         const text = match.text.replace(/\s+/g, ' ');
-        ctx.out(`  ${i + 1}. ${match.score.toFixed(3)}  ${match.title || match.documentId}  (${match.documentId}, chunk ${match.chunkIndex})`);
+        ctx.out(`  ${i + 1}. ${match.score.toFixed(3)}  ${match.title || match.documentId}  (${whereIs(match)})`);
+        if (match.headingPath?.length) ctx.out(`     § ${match.headingPath.join(' › ')}`);
         ctx.out(`     ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
       });
     }
@@ -26,4 +27,11 @@ export async function searchCommand(ctx: CliContext, query: string, options: { t
     await store.close();
     await provider.close?.();
   }
+}
+
+/** "doc-1, p. 3, chunk 4": the document, the pages when it has them, and the chunk. */
+export function whereIs(match: Pick<VectorMatch, 'documentId' | 'chunkIndex' | 'page' | 'pageEnd'>): string {
+  const pages =
+    match.page === undefined ? '' : match.pageEnd !== undefined && match.pageEnd > match.page ? `, pp. ${match.page}-${match.pageEnd}` : `, p. ${match.page}`;
+  return `${match.documentId}${pages}, chunk ${match.chunkIndex}`;
 }

@@ -1,0 +1,132 @@
+/**
+ * The PDF worker thread: opens one document with pdf.js and sends its text a page at a time, when
+ * asked. It runs in a thread of its own because pdf.js is CPU-bound (the service's event loop must
+ * stay free for Kafka heartbeats), because the thread's heap limit bounds what a hostile document
+ * can take, and because pdf.js is ESM-only: a real thread can import it where jest's CommonJS
+ * runtime cannot. This file must stay runnable by Node's type stripping (tests run it from
+ * src/): erasable TypeScript only, and no run-time imports of our own modules.
+ */
+import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+import { getDocument, type PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import type { PdfLine, PdfOutlineEntry, PdfPageRequest, PdfWorkerData, PdfWorkerMessage } from './pdf-protocol.js';
+
+/** Bookmarks beyond these are ignored: they travel with every chunk, and a hostile outline could be huge. */
+const MAX_OUTLINE_ENTRIES = 10_000;
+const MAX_OUTLINE_DEPTH = 16;
+/** See the page handler below. */
+const CLEANUP_EVERY_PAGES = 20;
+
+const port = parentPort!;
+const post = (message: PdfWorkerMessage): void => port.postMessage(message);
+
+/** pdf.js's exceptions are plain objects with a name; PasswordException means it needs a password. */
+function failure(error: unknown): PdfWorkerMessage {
+  const name = (error as { name?: unknown } | null)?.name;
+  const message = error instanceof Error ? error.message : String(error);
+  return { type: 'failed', reason: name === 'PasswordException' ? 'encrypted' : 'corrupt', message };
+}
+
+async function open(): Promise<PDFDocumentProxy> {
+  const { data } = workerData as PdfWorkerData;
+  return getDocument({
+    data,
+    // Metrics of the 14 standard fonts, which documents use without embedding them; pdf.js reads
+    // them from this directory (a path in Node) to place text correctly.
+    standardFontDataUrl: createRequire(import.meta.url).resolve('pdfjs-dist/package.json').replace(/package\.json$/, 'standard_fonts/'),
+    // Only what the text needs: no fonts for rendering, no XFA forms, no network.
+    disableFontFace: true,
+    enableXfa: false,
+    stopAtErrors: false,
+    verbosity: 0,
+  }).promise;
+}
+
+async function outlineOf(doc: PDFDocumentProxy): Promise<PdfOutlineEntry[]> {
+  const entries: PdfOutlineEntry[] = [];
+  type Item = Awaited<ReturnType<PDFDocumentProxy['getOutline']>>[number];
+  const walk = async (items: Item[], path: string[]): Promise<void> => {
+    for (const item of items) {
+      if (entries.length >= MAX_OUTLINE_ENTRIES) return;
+      const here = [...path, item.title];
+      const target = await destination(doc, item.dest);
+      if (target !== undefined) entries.push({ path: here, ...target });
+      if (here.length < MAX_OUTLINE_DEPTH) await walk((item.items ?? []) as Item[], here);
+    }
+  };
+  await walk((await doc.getOutline()) ?? [], []);
+  return entries;
+}
+
+/** The page and height a bookmark's destination points to; undefined when it points nowhere we can tell. */
+async function destination(doc: PDFDocumentProxy, dest: string | unknown[] | null): Promise<Omit<PdfOutlineEntry, 'path'> | undefined> {
+  try {
+    const explicit = typeof dest === 'string' ? await doc.getDestination(dest) : dest;
+    if (!Array.isArray(explicit)) return undefined;
+    const [ref, mode, ...args] = explicit as [unknown, { name?: string } | undefined, ...unknown[]];
+    const index = typeof ref === 'number' ? ref : await doc.getPageIndex(ref as Parameters<PDFDocumentProxy['getPageIndex']>[0]);
+    // XYZ left top zoom; FitH and FitBH top: the other modes show a whole page.
+    const top = mode?.name === 'XYZ' ? args[1] : mode?.name === 'FitH' || mode?.name === 'FitBH' ? args[0] : null;
+    return { page: index + 1, top: typeof top === 'number' && Number.isFinite(top) ? top : null };
+  } catch {
+    return undefined; // a broken bookmark costs its heading, not the document
+  }
+}
+
+async function linesOf(doc: PDFDocumentProxy, number: number): Promise<PdfLine[]> {
+  const page = await doc.getPage(number);
+  try {
+    const content = await page.getTextContent();
+    const lines: PdfLine[] = [];
+    let text = '';
+    let size = 0;
+    let y = 0;
+    const end = (): void => {
+      if (text.trim() !== '') lines.push({ text, size, y });
+      text = '';
+      size = 0;
+    };
+    for (const item of content.items) {
+      if (!('str' in item)) continue;
+      if (item.str !== '') {
+        if (text === '') y = Number(item.transform[5]) || 0;
+        text += item.str;
+        size = Math.max(size, item.height);
+      }
+      if (item.hasEOL) end();
+    }
+    end();
+    return lines;
+  } finally {
+    // Fonts and operator lists of a page are not needed again: keep the heap to one page's worth.
+    page.cleanup();
+  }
+}
+
+async function main(): Promise<void> {
+  let doc: PDFDocumentProxy;
+  try {
+    doc = await open();
+    post({ type: 'opened', pages: doc.numPages, outline: await outlineOf(doc) });
+  } catch (error) {
+    post(failure(error));
+    return;
+  }
+  // One page at a time, in the order asked: the parent reads the answers in that order.
+  let queue = Promise.resolve();
+  port.on('message', (request: PdfPageRequest) => {
+    queue = queue.then(async () => {
+      try {
+        const lines = await linesOf(doc, request.page);
+        // pdf.js keeps every page it has loaded, and fonts, for the document's life: dropping them
+        // every few pages keeps a 500-page document's heap to a few pages' worth.
+        if (request.page % CLEANUP_EVERY_PAGES === 0) await doc.cleanup();
+        post({ type: 'page', page: request.page, lines });
+      } catch (error) {
+        post(failure(error));
+      }
+    });
+  });
+}
+
+void main();

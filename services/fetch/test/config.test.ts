@@ -1,0 +1,58 @@
+import { ConfigError } from '@docintel/core';
+import { loadFetchConfig } from '../src/config';
+import { chunkingFor } from '../src/handler';
+
+describe('loadFetchConfig', () => {
+  it('defaults to recursive chunks of 256 tokens overlapping by 32', () => {
+    expect(loadFetchConfig({})).toEqual({
+      chunking: { strategy: 'recursive', size: 256, overlap: 32 },
+      batchMaxChunks: 32,
+      batchMaxChars: 200_000,
+      maxDocumentBytes: 50 * 1024 * 1024,
+      flushBytes: 1024 * 1024,
+    });
+    expect(loadFetchConfig({ CHUNK_STRATEGY: 'fixed', CHUNK_SIZE: '512', CHUNK_OVERLAP: '64' }).chunking).toEqual({ strategy: 'fixed', size: 512, overlap: 64 });
+    // A small size alone keeps the default overlap within it.
+    expect(loadFetchConfig({ CHUNK_SIZE: '40' }).chunking).toEqual({ strategy: 'recursive', size: 40, overlap: 20 });
+  });
+
+  it.each([
+    [{ CHUNK_STRATEGY: 'semantic' }, 'CHUNK_STRATEGY'],
+    [{ CHUNK_SIZE: '8' }, 'CHUNK_SIZE'],
+    [{ CHUNK_SIZE: 'big' }, 'CHUNK_SIZE'],
+    [{ CHUNK_SIZE: '100', CHUNK_OVERLAP: '100' }, 'CHUNK_OVERLAP'],
+    [{ CHUNK_STRATEGY: 'fixed', CHUNK_SIZE: '100', CHUNK_OVERLAP: '51' }, 'CHUNK_OVERLAP'],
+    [{ FETCH_FLUSH_BYTES: '10' }, 'FETCH_FLUSH_BYTES'],
+  ])('rejects %j naming %s', (env, variable) => {
+    let error: unknown;
+    try {
+      loadFetchConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message.startsWith(`${variable}: `)).toBe(true);
+  });
+});
+
+describe('chunkingFor', () => {
+  const defaults = { strategy: 'recursive' as const, size: 256, overlap: 32 };
+
+  it('lays the request over the defaults', () => {
+    expect(chunkingFor(defaults, undefined)).toEqual(defaults);
+    expect(chunkingFor(defaults, { strategy: 'fixed' })).toEqual({ strategy: 'fixed', size: 256, overlap: 32 });
+    expect(chunkingFor(defaults, { size: 40 })).toEqual({ strategy: 'recursive', size: 40, overlap: 20 });
+    expect(chunkingFor(defaults, { size: 40, overlap: 30 })).toEqual({ strategy: 'recursive', size: 40, overlap: 30 });
+  });
+
+  it('rejects a combination that does not fit, naming the field', () => {
+    let error: unknown;
+    try {
+      chunkingFor(defaults, { strategy: 'fixed', size: 40, overlap: 30 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_OPTIONS', details: { field: 'overlap' } });
+  });
+});

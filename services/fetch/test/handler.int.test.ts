@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { chunkBatchSchema, topicNames, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
+import { upsertDocument } from '@docintel/db';
+import type { ConsumedMessage, HandlerContext, OutboundMessage } from '@docintel/kafka';
+import { createTestDatabase, testLogger, type TestDatabase } from '@docintel/testing';
+import { loadFetchConfig, type FetchConfig } from '../src/config';
+import { createFetchHandler } from '../src/handler';
+import { writePdf } from './fixtures/pdf-writer';
+
+const TENANT = 'acme';
+const topics = topicNames('test.');
+const fixture = (name: string): Buffer => readFileSync(path.join(__dirname, 'fixtures', name));
+
+let offset = 0;
+function consumed(value: IngestRequest): ConsumedMessage<IngestRequest> {
+  offset += 1;
+  return {
+    value,
+    key: value.tenantId,
+    headers: { 'tenant-id': value.tenantId, 'trace-id': `trace-${offset}`, 'schema-version': '1' },
+    topic: topics.ingest,
+    partition: 0,
+    offset: String(offset),
+    attempt: 0,
+    traceId: `trace-${offset}`,
+    replayed: false,
+    logger: testLogger('fetch-test'),
+  };
+}
+
+/** A context that records what the handler emits and when it asks for a flush. */
+function recordingContext(withFlush = true): HandlerContext & { emitted: OutboundMessage[]; flushedAt: number[] } {
+  const emitted: OutboundMessage[] = [];
+  const flushedAt: number[] = [];
+  const context = {
+    emitted,
+    flushedAt,
+    emit: (message: OutboundMessage) => void emitted.push(message),
+    heartbeat: async () => undefined,
+    flush: async () => void flushedAt.push(emitted.length),
+  };
+  if (!withFlush) Reflect.deleteProperty(context, 'flush');
+  return context;
+}
+
+const batchesOf = (emitted: OutboundMessage[]): UpsertChunkBatch[] =>
+  emitted.filter((m) => m.topic === topics.chunks).map((m) => chunkBatchSchema.parse(m.value) as UpsertChunkBatch);
+
+describe('fetch handler', () => {
+  let db: TestDatabase;
+  let config: FetchConfig;
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    config = loadFetchConfig({});
+  });
+  afterEach(() => db.drop());
+
+  async function ingest(source: string, mimeType: string, content: Buffer, request: Partial<IngestRequest> = {}, context = recordingContext()) {
+    const { id, version } = await upsertDocument(db.pool, { tenantId: TENANT, source, mimeType, content });
+    const handler = createFetchHandler({ topics, db: db.pool }, config);
+    await handler.handle(consumed({ tenantId: TENANT, documentId: id, version, op: 'upsert', ...request }), context);
+    return { context, batches: batchesOf(context.emitted) };
+  }
+
+  it.each([
+    ['guide.pdf', 'application/pdf', true],
+    ['guide.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', false],
+    ['guide.md', 'text/markdown', false],
+    ['guide.html', 'text/html', false],
+  ])('emits valid chunk batches of %s with heading paths (and pages for PDF), titled by its first heading', async (name, mimeType, paged) => {
+    const { batches, context } = await ingest(`/docs/${name}`, mimeType, fixture(name));
+    expect(batches).toHaveLength(1);
+    const [batch] = batches;
+    expect(batch).toMatchObject({ title: 'Kayak Field Guide', mimeType, batchIndex: 0, totalBatches: 1, totalChunks: 6 });
+    expect(batch!.chunks.map((c) => c.headingPath)).toEqual([
+      ['Kayak Field Guide'],
+      ['Kayak Field Guide', 'Safety'],
+      ['Kayak Field Guide', 'Equipment'],
+      ['Kayak Field Guide', 'Equipment', 'Paddles'],
+      ['Expenses'],
+      ['Expenses', 'Reimbursement'],
+    ]);
+    expect(batch!.chunks.map((c) => c.page)).toEqual(paged ? [1, 1, 2, 2, 3, 3] : Array(6).fill(undefined));
+    const states = context.emitted.filter((m) => m.topic === topics.status).map((m) => (m.value as { state: string }).state);
+    expect(states).toEqual(['fetching', 'chunked']);
+  });
+
+  it('takes the strategy and sizes from the request, and names the file when there is no heading', async () => {
+    const text = Buffer.from(Array.from({ length: 200 }, (_, i) => `Word${i}`).join(' '));
+    const { batches } = await ingest('/docs/notes.txt', 'text/plain', text, { chunking: { strategy: 'fixed', size: 32, overlap: 8 } });
+    const chunks = batches.flatMap((b) => b.chunks);
+    expect(batches[0]!.title).toBe('notes.txt');
+    expect(chunks[1]!.text.startsWith(chunks[0]!.text.split(' ').slice(-4).join(' '))).toBe(true);
+    expect(chunks.every((c) => c.headingPath === undefined && c.page === undefined)).toBe(true);
+  });
+
+  it('rejects chunking that does not fit together, naming the field', async () => {
+    config = loadFetchConfig({ CHUNK_STRATEGY: 'fixed' });
+    await expect(ingest('/docs/a.txt', 'text/plain', Buffer.from('text'), { chunking: { size: 100, overlap: 60 } })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      details: { field: 'overlap' },
+    });
+  });
+
+  it('sends a large document in flushes while it is parsed, and the totals on the last batch', async () => {
+    config = { ...config, flushBytes: 64 * 1024 };
+    const page = Array.from({ length: 40 }, (_, i) => ({ text: `Line ${i} of a page about kayaks, paddles, spray decks and the treasurer.` }));
+    const { batches, context } = await ingest('/docs/big.pdf', 'application/pdf', writePdf(Array.from({ length: 120 }, () => page)));
+    expect(context.flushedAt.length).toBeGreaterThan(3);
+    // Each flush happened with only the batches made so far queued, before the document was done.
+    expect(context.flushedAt[0]).toBeLessThan(context.emitted.length / 2);
+    expect(batches.map((b) => b.batchIndex)).toEqual(batches.map((_, i) => i));
+    expect(batches.at(-1)).toMatchObject({ totalBatches: batches.length, totalChunks: batches.reduce((n, b) => n + b.chunks.length, 0) });
+    expect(batches.slice(0, -1).every((b) => b.totalBatches === undefined)).toBe(true);
+    expect(batches.at(-1)!.chunks.at(-1)!.pageEnd).toBe(120);
+  });
+
+  it('works with a context that has no flush', async () => {
+    config = { ...config, flushBytes: 64 * 1024 };
+    const text = Buffer.from('A paragraph about kayaks and paddles.\n\n'.repeat(20_000));
+    const { batches } = await ingest('/docs/big.txt', 'text/plain', text, {}, recordingContext(false));
+    expect(batches.length).toBeGreaterThan(10);
+  });
+
+  it.each([
+    ['an encrypted PDF', 'application/pdf', () => fixture('encrypted.pdf'), 'CORRUPT_DOCUMENT'],
+    ['a PDF without text', 'application/pdf', () => fixture('blank.pdf'), 'EMPTY_DOCUMENT'],
+    ['a corrupt DOCX', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', () => fixture('guide.docx').subarray(0, 500), 'CORRUPT_DOCUMENT'],
+    ['an unsupported type', 'application/vnd.ms-excel', () => Buffer.from('x'), 'UNSUPPORTED_MEDIA_TYPE'],
+  ])('fails %s for good, emitting nothing', async (_name, mimeType, content, code) => {
+    const context = recordingContext();
+    await expect(ingest('/docs/bad', mimeType, content(), {}, context)).rejects.toMatchObject({ code, retriable: false });
+    expect(context.flushedAt).toEqual([]);
+    expect(batchesOf(context.emitted)).toEqual([]);
+  });
+});
