@@ -4,6 +4,7 @@ import path from 'node:path';
 import { HEADERS, dlqTopic, parseVectorId } from '@docintel/contracts';
 import {
   CliContext,
+  ROOT,
   SERVICE_NAMES,
   deleteCommand,
   ingestCommand,
@@ -166,6 +167,26 @@ describe.each(['embedded', 'gemini+pinecone'] as const)('pipeline end to end (%s
     const deleted = await deleteCommand(ctx, target.file, { tenant: tenants[1]! });
     await eventually(async () => (await statusRow(deleted))?.state === 'deleted', { timeoutMs: 60_000, description: 'deleted status' });
     expect(await store.listIds(tenants[1]!, deleted.documentId)).toEqual([]);
+  });
+
+  it('ingests every format end to end with its chunk counts, headings and pages', async () => {
+    const tenant = `f${suffix}`;
+    const fixtures = path.join(ROOT, 'services', 'fetch', 'test', 'fixtures');
+    const files = ['guide.md', 'guide.html', 'guide.docx', 'guide.pdf', 'guide.txt'].map((name) => path.join(fixtures, name));
+    const { sent } = await ingestCommand(ctx, files, { tenant, quiet: true });
+    expect(sent).toHaveLength(5);
+    expect(await watchProgress(ctx, sent, { timeoutMs: 90_000, tty: false })).toMatchObject({ completed: 5, failed: 0 });
+    const chunksOf = async (name: string) => (await statusRow(sent.find((d) => d.source.endsWith(name))!))!.total_chunks;
+    // Six sections in every format with headings; plain text has none, so its small guide is one chunk.
+    expect(await Promise.all(['guide.md', 'guide.html', 'guide.docx', 'guide.pdf', 'guide.txt'].map(chunksOf))).toEqual([6, 6, 6, 6, 1]);
+
+    const matches = await searchCommand(ctx, 'buoyancy aid forecast wind tide turn back early', { tenant, top: 5, quiet: true });
+    const pdf = sent.find((d) => d.source.endsWith('guide.pdf'))!.documentId;
+    const fromPdf = matches.find((m) => m.documentId === pdf);
+    expect(fromPdf).toMatchObject({ headingPath: ['Kayak Field Guide', 'Safety'], page: 1, pageEnd: 1 });
+    const fromDocx = matches.find((m) => m.documentId === sent.find((d) => d.source.endsWith('guide.docx'))!.documentId);
+    expect(fromDocx?.headingPath).toEqual(['Kayak Field Guide', 'Safety']);
+    expect(fromDocx?.page).toBeUndefined();
   });
 
   it("rejects a message naming another tenant's document to the DLQ and writes nothing", async () => {
