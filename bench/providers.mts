@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, SERVICE_NAMES, spawnService, type ServiceProcess } from '@docintel/cli';
-import { createLogger, quietKnownWarnings } from '@docintel/core';
+import { createLogger, quietKnownWarnings, seededRandom } from '@docintel/core';
 import { topicNames } from '@docintel/contracts';
 import { createPool, ensureDatabase, migrate, upsertDocument } from '@docintel/db';
 import { startGeminiEmulator, startPineconeEmulator } from '@docintel/emulators';
@@ -23,14 +23,7 @@ const DOCS = Number(values.docs);
 const TENANTS = Array.from({ length: Number(values.tenants) }, (_, i) => `prov${i}`);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-let seed = 11;
-const next = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const next = seededRandom(11);
 const WORDS = 'account adapter archive audit balance batch billing branch buffer cache capacity catalog channel client cluster commit config contract cursor dataset deploy digest domain engine event export feature filter gateway graph handler index invoice journal kernel ledger limit listener manifest metric module monitor network offset order packet parser payload pipeline policy portal profile quota record region release replica report request resource router schedule schema search segment server session signal snapshot source storage stream summary table template tenant ticket token topic trace'.split(' ');
 
 const suffix = Date.now().toString(36);

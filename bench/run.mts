@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, SERVICE_NAMES, spawnService, type ServiceName, type ServiceProcess } from '@docintel/cli';
-import { createLogger, quietKnownWarnings } from '@docintel/core';
+import { createLogger, quietKnownWarnings, seededRandom } from '@docintel/core';
 import { topicNames } from '@docintel/contracts';
 import { createPool, ensureDatabase, migrate, upsertDocument } from '@docintel/db';
 import { createKafka, createProducer, deleteTopics, ensureTopics, loadKafkaConfig, scanTopic, sendAll, withStandardHeaders } from '@docintel/kafka';
@@ -46,20 +46,10 @@ if (replicas.store > 1 && values.providers !== 'emulated') throw new Error('--re
 
 const WORDS = 'account adapter archive audit balance batch billing branch buffer cache capacity catalog channel client cluster commit config contract cursor dataset deploy digest domain engine event export feature filter gateway graph handler index invoice journal kernel ledger limit listener manifest metric module monitor network offset order packet parser payload pipeline policy portal profile quota record region release replica report request resource router schedule schema search segment server session signal snapshot source storage stream summary table template tenant ticket token topic trace'.split(' ');
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The same documents on every run: sizes log-uniform between --min-kb and --max-kb. */
 function* corpus(): Generator<{ tenant: string; source: string; content: Buffer }> {
-  const next = seeded(7);
+  const next = seededRandom(7);
   const [min, max] = [Number(values['min-kb']) * 1024, Number(values['max-kb']) * 1024];
   for (let i = 0; i < DOCS; i++) {
     const target = Math.round(Math.exp(Math.log(min) + next() * (Math.log(max) - Math.log(min))));

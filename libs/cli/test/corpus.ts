@@ -1,3 +1,4 @@
+import { seededRandom } from '@docintel/core';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -12,17 +13,8 @@ const WORDS = (
   'update upload usage vendor version volume warehouse window worker'
 ).split(' ');
 
-/** A small deterministic random generator (mulberry32), so the corpus is the same on every run. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same corpus on every run. */
+export const random = seededRandom;
 
 const SYLLABLES = ['ka', 'zu', 'mor', 'vel', 'tri', 'quo', 'bex', 'lun', 'dra', 'syl', 'fen', 'gor', 'pim', 'rax', 'oth', 'wen'];
 

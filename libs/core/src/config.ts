@@ -74,3 +74,12 @@ export function envList(env: Env, name: string, fallback: readonly string[]): st
   if (parts.length === 0) throw new ConfigError(name, 'must list at least one value');
   return parts;
 }
+
+/** A share from 0 to 1 (e.g. a fault-injection rate). */
+export function envFraction(env: Env, name: string, fallback: number): number {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 1) throw new ConfigError(name, `must be a number from 0 to 1, got "${text}"`);
+  return value;
+}

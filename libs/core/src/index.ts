@@ -7,3 +7,4 @@ export * from './lifecycle';
 export * from './warnings';
 export * from './retry';
 export * from './breaker';
+export * from './random';

@@ -1,4 +1,4 @@
-import { PermanentError } from '@docintel/core';
+import { PermanentError, seededRandom } from '@docintel/core';
 
 /**
  * Faults an emulator injects into the requests it serves, settable at runtime (the `setFaults`
@@ -86,17 +86,8 @@ export type FaultDecision =
   | { kind: 'rate-limited'; retryAfterSeconds: number; reason: 'injected' | 'requests-per-minute' }
   | { kind: 'server-error'; status: number };
 
-/** mulberry32: small, fast and good enough to spread injected faults. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Rates are drawn from a seeded generator: one seed, one sequence of faults. */
+const generator = seededRandom;
 
 /** The current faults, the generator behind their rates, and the rolling-minute window of admitted requests. */
 export class FaultPlan {

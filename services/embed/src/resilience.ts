@@ -1,4 +1,4 @@
-import { classifyError, envInt, envOptional, ConfigError, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
+import { classifyError, envFraction, envInt, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EmbeddingProvider } from '@docintel/embedding';
 import { estimateTokens, type SharedRateLimiter } from './quota';
@@ -12,11 +12,7 @@ export interface ResilienceConfig {
 
 /** `EMBEDDING_ATTEMPTS`, `CHAOS_EMBEDDING_FAILURE_RATE` (0 to 1; for fault tests only). */
 export function loadResilienceConfig(env: Env): ResilienceConfig {
-  const rate = envOptional(env, 'CHAOS_EMBEDDING_FAILURE_RATE');
-  const chaosFailureRate = rate === undefined ? 0 : Number(rate);
-  if (!Number.isFinite(chaosFailureRate) || chaosFailureRate < 0 || chaosFailureRate > 1) {
-    throw new ConfigError('CHAOS_EMBEDDING_FAILURE_RATE', `must be a number from 0 to 1, got "${rate}"`);
-  }
+  const chaosFailureRate = envFraction(env, 'CHAOS_EMBEDDING_FAILURE_RATE', 0);
   return { attempts: envInt(env, 'EMBEDDING_ATTEMPTS', 3, { min: 1, max: 10 }), chaosFailureRate };
 }
 

@@ -1,4 +1,4 @@
-import { ConfigError, envInt, envOptional, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
+import { envFraction, envInt, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { VectorStore } from '@docintel/vectorstore';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
@@ -11,11 +11,7 @@ export interface StoreResilienceConfig {
 
 /** `VECTOR_STORE_ATTEMPTS`, `CHAOS_VECTOR_STORE_FAILURE_RATE` (0 to 1; for fault tests only). */
 export function loadStoreResilienceConfig(env: Env): StoreResilienceConfig {
-  const rate = envOptional(env, 'CHAOS_VECTOR_STORE_FAILURE_RATE');
-  const chaosFailureRate = rate === undefined ? 0 : Number(rate);
-  if (!Number.isFinite(chaosFailureRate) || chaosFailureRate < 0 || chaosFailureRate > 1) {
-    throw new ConfigError('CHAOS_VECTOR_STORE_FAILURE_RATE', `must be a number from 0 to 1, got "${rate}"`);
-  }
+  const chaosFailureRate = envFraction(env, 'CHAOS_VECTOR_STORE_FAILURE_RATE', 0);
   return { attempts: envInt(env, 'VECTOR_STORE_ATTEMPTS', 3, { min: 1, max: 10 }), chaosFailureRate };
 }
 
