@@ -204,5 +204,5 @@ describe(`fault suite (${FULL ? 'full' : 'small'})`, () => {
       },
       { timeoutMs: 60_000, description: 'the replayed document completed' },
     );
-  });
+  }, DEADLINE_MS + 5 * 60_000);
 });
