@@ -1,5 +1,5 @@
-import { PermanentError, type Logger } from '@docintel/core';
-import { GeminiEmbedder, type GeminiLongTextPolicy } from './gemini';
+import { PermanentError } from '@docintel/core';
+import { GeminiEmbedder, type GeminiEmbedderOptions } from './gemini';
 import { LocalEmbedder } from './local';
 import type { EmbeddingProvider } from './provider';
 
@@ -11,19 +11,7 @@ export * from './gemini';
 /** Configuration of {@link createEmbeddingProvider}; one variant per backend. */
 export type EmbeddingProviderConfig =
   | { provider: 'local'; dimension?: number; maxBatchSize?: number }
-  | {
-      provider: 'gemini';
-      /** Secret: never log it. */
-      apiKey: string;
-      model?: string;
-      dimension?: number;
-      maxBatchSize?: number;
-      baseUrl?: string;
-      longText?: GeminiLongTextPolicy;
-      maxInputChars?: number;
-      timeoutMs?: number;
-      logger?: Logger;
-    };
+  | ({ provider: 'gemini' } & GeminiEmbedderOptions);
 
 /** Builds the embedding provider that `config` names. */
 export function createEmbeddingProvider(config: EmbeddingProviderConfig): EmbeddingProvider {

@@ -58,26 +58,24 @@ export async function recordBatch(
   return { complete: total !== null && Number(row.batches) === total, totalChunks: Number(row.chunks ?? 0), totalBatches: total };
 }
 
-export async function markCompleted(db: Queryable, tenantId: string, documentId: string, version: number): Promise<void> {
+/** Raises one of a document's recorded versions; it never goes down (replays are harmless). */
+async function raiseVersion(db: Queryable, column: 'completed_version' | 'deleted_version', tenantId: string, documentId: string, version: number): Promise<void> {
   await run(
     db,
-    'recording a completed version',
-    `insert into vector_versions (tenant_id, document_id, completed_version, updated_at) values ($1, $2, $3, now())
+    `recording the ${column.replace('_', ' ')}`,
+    `insert into vector_versions (tenant_id, document_id, ${column}, updated_at) values ($1, $2, $3, now())
      on conflict (tenant_id, document_id) do update
-       set completed_version = greatest(coalesce(vector_versions.completed_version, 0), excluded.completed_version), updated_at = now()`,
+       set ${column} = greatest(coalesce(vector_versions.${column}, 0), excluded.${column}), updated_at = now()`,
     [tenantId, documentId, version],
   );
 }
 
-export async function markDeletedVersion(db: Queryable, tenantId: string, documentId: string, version: number): Promise<void> {
-  await run(
-    db,
-    'recording a deleted document',
-    `insert into vector_versions (tenant_id, document_id, deleted_version, updated_at) values ($1, $2, $3, now())
-     on conflict (tenant_id, document_id) do update
-       set deleted_version = greatest(coalesce(vector_versions.deleted_version, 0), excluded.deleted_version), updated_at = now()`,
-    [tenantId, documentId, version],
-  );
+export function markCompleted(db: Queryable, tenantId: string, documentId: string, version: number): Promise<void> {
+  return raiseVersion(db, 'completed_version', tenantId, documentId, version);
+}
+
+export function markDeletedVersion(db: Queryable, tenantId: string, documentId: string, version: number): Promise<void> {
+  return raiseVersion(db, 'deleted_version', tenantId, documentId, version);
 }
 
 /**
