@@ -4,7 +4,7 @@ import type { Schema } from 'apache-arrow';
 import { KeyedQueue } from './keyed-queue';
 import { documentPredicate, metadataFields, toArrowTable, vectorSchema } from './records';
 import { LanceTables } from './tables';
-import { NAMESPACE_PATTERN, assertNamespace, assertQueryVector, assertRecords, type VectorMatch, type VectorRecord, type VectorStore } from './store';
+import { NAMESPACE_PATTERN, assertNamespace, assertQueryVector, uniqueRecords, type VectorMatch, type VectorRecord, type VectorStore } from './store';
 
 /** Runs `work` while holding a lock on the namespace that other processes respect too. */
 export type NamespaceLock = <T>(namespace: string, work: () => Promise<T>) => Promise<T>;
@@ -102,11 +102,9 @@ export class LanceDbStore implements VectorStore {
 
   async upsert(namespace: string, records: VectorRecord[]): Promise<void> {
     this.#checkOpen();
-    assertNamespace(namespace);
-    assertRecords(records, this.dimension);
-    if (records.length === 0) return;
-    // mergeInsert rejects a batch that matches one row twice; the last record of an id wins.
-    const unique = [...new Map(records.map((record) => [record.id, record])).values()];
+    // mergeInsert (LanceDB) rejects a batch that matches one row twice: one record per id.
+    const unique = uniqueRecords(namespace, records, this.dimension);
+    if (unique.length === 0) return;
     const data = toArrowTable(unique, this.#schema);
     await this.#write(namespace, 'upsert', true, async (table) => {
       await this.#addMetadataColumns(namespace, table);

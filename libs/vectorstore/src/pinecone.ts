@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DocintelError, PermanentError, TransientError, type Logger } from '@docintel/core';
 import type * as PineconeSdk from '@pinecone-database/pinecone';
 import { fitMetadata, matchOf, metadataOf, upsertBatches, versionOf, TEXT_TRUNCATED, type PineconeVector } from './pinecone-records';
-import { NAMESPACE_PATTERN, assertNamespace, assertQueryVector, assertRecords, type VectorMatch, type VectorRecord, type VectorStore } from './store';
+import { NAMESPACE_PATTERN, assertNamespace, assertQueryVector, uniqueRecords, type VectorMatch, type VectorRecord, type VectorStore } from './store';
 
 /** Options of {@link PineconeStore}. */
 export interface PineconeStoreOptions {
@@ -111,11 +111,8 @@ export class PineconeStore implements VectorStore {
 
   async upsert(namespace: string, records: VectorRecord[]): Promise<void> {
     this.#checkOpen();
-    assertNamespace(namespace);
-    assertRecords(records, this.dimension);
-    if (records.length === 0) return;
-    // The last record of an id wins, as a second upsert of it would.
-    const unique = [...new Map(records.map((record) => [record.id, record])).values()];
+    const unique = uniqueRecords(namespace, records, this.dimension);
+    if (unique.length === 0) return;
     const vectors = unique.map((record) => this.#vector(namespace, record));
     const batches = upsertBatches(namespace, vectors, this.#maxBatchRecords, this.#maxRequestBytes);
     await this.#run('upsert', namespace, true, async (index) => {

@@ -1,7 +1,7 @@
 import { PermanentError } from '@docintel/core';
 
-/** One chunk's vector with what a search result needs to show, in a tenant's namespace. */
-export interface VectorRecord {
+/** What a stored chunk carries and a search result shows. */
+export interface ChunkFields {
   /** Derived from (documentId, version, chunkIndex); a second upsert of the same id replaces the first. */
   id: string;
   documentId: string;
@@ -9,8 +9,6 @@ export interface VectorRecord {
   chunkIndex: number;
   text: string;
   title: string;
-  contentHash: string;
-  vector: Float32Array;
   /** 1-based page the chunk starts on, for documents with pages (PDF). */
   page?: number;
   /** 1-based page the chunk ends on; set with `page`. */
@@ -19,20 +17,16 @@ export interface VectorRecord {
   headingPath?: string[];
 }
 
-/** A search hit. */
-export interface VectorMatch {
-  id: string;
-  documentId: string;
-  version: number;
-  chunkIndex: number;
-  text: string;
-  title: string;
+/** One chunk's vector with what a search result needs to show, in a tenant's namespace. */
+export interface VectorRecord extends ChunkFields {
+  contentHash: string;
+  vector: Float32Array;
+}
+
+/** A search hit; page and headings are absent when the chunk had none or the backend keeps none. */
+export interface VectorMatch extends ChunkFields {
   /** higher is better; cosine similarity */
   score: number;
-  /** As in {@link VectorRecord}; absent when the chunk had none or the backend keeps none. */
-  page?: number;
-  pageEnd?: number;
-  headingPath?: string[];
 }
 
 /** The port every vector backend implements. A namespace is a tenant id. */
@@ -101,4 +95,14 @@ export function assertQueryVector(vector: Float32Array, dimension: number): void
 
 function isInt32(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0x7fffffff;
+}
+
+/**
+ * Checks an upsert's namespace and records, and keeps the last record of each id (as a second
+ * upsert of it would); every backend's upsert starts here.
+ */
+export function uniqueRecords(namespace: string, records: VectorRecord[], dimension: number): VectorRecord[] {
+  assertNamespace(namespace);
+  assertRecords(records, dimension);
+  return [...new Map(records.map((record) => [record.id, record])).values()];
 }
