@@ -29,7 +29,9 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
   const missing = wanted.filter((topic) => !present.has(topic));
   if (missing.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs' own wait retries only LEADER_NOT_AVAILABLE; Kafka 4 may also answer
+      // UNKNOWN_TOPIC_OR_PARTITION for a moment after creation, so we wait ourselves below.
+      waitForLeaders: false,
       topics: missing.map((topic) => ({
         topic,
         numPartitions: partitions,
@@ -38,6 +40,7 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
       })),
     });
   }
+  if (missing.length > 0) await waitForLeaders(admin, missing);
   const existing = wanted.filter((topic) => present.has(topic));
   const grown: string[] = [];
   if (existing.length > 0) {
@@ -56,4 +59,21 @@ export async function deleteTopics(admin: Admin, prefix: string, retryTiers = 3)
   const present = new Set(await admin.listTopics());
   const topics = allTopics(prefix, retryTiers).filter((topic) => present.has(topic));
   if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+}
+
+const SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
+
+/** Waits until every partition of the new topics has a leader the broker reports. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      if (metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      if (!SETTLING.has((error as { type?: string }).type ?? '') || Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics have no leaders after ${timeoutMs} ms: ${topics.slice(0, 3).join(', ')}...`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
