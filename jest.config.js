@@ -4,7 +4,7 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.check.json' }] },
   moduleNameMapper: { '^@docintel/([a-z-]+)$': '<rootDir>/libs/$1/src' },
-  roots: ['<rootDir>/libs', '<rootDir>/services'],
+  roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/scripts'],
 };
 
 /** @type {import('jest').Config} */
