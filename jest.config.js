@@ -1,5 +1,6 @@
 // Unit tests: <workspace>/test/**/*.test.ts. Integration tests (real Kafka broker, real
-// PostgreSQL): <workspace>/test/**/*.int.test.ts; their global setup starts the local broker.
+// PostgreSQL): <workspace>/test/**/*.int.test.ts; their global setup starts the local broker (and
+// their global teardown stops it, unless it was running before).
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.check.json' }] },
@@ -18,6 +19,7 @@ module.exports = {
       testMatch: ['**/test/**/*.int.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/dist/'],
       globalSetup: '<rootDir>/libs/testing/jest-global-setup.js',
+      globalTeardown: '<rootDir>/libs/testing/jest-global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/libs/testing/jest-integration-setup.js'],
     },
     {
@@ -27,6 +29,7 @@ module.exports = {
       testMatch: ['**/test/**/*.slow.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/dist/'],
       globalSetup: '<rootDir>/libs/testing/jest-global-setup.js',
+      globalTeardown: '<rootDir>/libs/testing/jest-global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/libs/testing/jest-slow-setup.js'],
     },
   ],
