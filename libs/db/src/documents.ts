@@ -36,6 +36,8 @@ export interface UpsertDocumentInput {
   title?: string;
   mimeType: string;
   content: Buffer;
+  /** A new version even when nothing changed (to send a document through the pipeline again). @default false */
+  force?: boolean;
 }
 
 export interface UpsertDocumentResult {
@@ -111,8 +113,8 @@ const MAX_ATTEMPTS = 10;
  *
  * - new (tenant, source), or new id without a source: inserted as version 1, `changed: true`;
  * - same content, mime type and title, not deleted: untouched, `changed: false`;
- * - anything differs, or the document was deleted: replaced, version + 1, `deleted_at` cleared,
- *   `changed: true`.
+ * - anything differs, or the document was deleted, or `force`: replaced, version + 1, `deleted_at`
+ *   cleared, `changed: true`.
  *
  * A document found by its source keeps the id it has. Safe under concurrency without a transaction
  * (each statement is atomic), so `db` may be a pool or a client in the caller's transaction.
@@ -139,12 +141,13 @@ export async function upsertDocument(db: Queryable, input: UpsertDocumentInput):
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // The update fires only when something differs; another tenant's row with this id is never
       // touched (its WHERE is false) and is reported below.
+      const replace = input.force === true ? 'true' : DIFFERS;
       const upsert =
         input.source === null
           ? `${INSERT} ON CONFLICT (id) DO UPDATE SET ${REPLACE}
-               WHERE documents.tenant_id = EXCLUDED.tenant_id AND (${DIFFERS}) RETURNING id, version`
+               WHERE documents.tenant_id = EXCLUDED.tenant_id AND (${replace}) RETURNING id, version`
           : `${INSERT} ON CONFLICT (tenant_id, source) WHERE source IS NOT NULL DO UPDATE SET ${REPLACE}
-               WHERE ${DIFFERS} RETURNING id, version`;
+               WHERE ${replace} RETURNING id, version`;
       const written = await db.query<{ id: string; version: number }>(upsert, values).catch(async (error: unknown) => {
         if ((error as { constraint?: unknown }).constraint === 'documents_pkey') await rejectTakenId(db, id, input.tenantId);
         throw error;

@@ -57,6 +57,18 @@ describe('documents', () => {
     await expect(upsertDocument(db.pool, doc({ content, title: 'Staff handbook', mimeType: 'text/plain' }))).resolves.toMatchObject({ version: 4, changed: true });
   });
 
+  it('gives an unchanged document a new version when forced, with or without a source', async () => {
+    const first = await upsertDocument(db.pool, doc());
+    await expect(upsertDocument(db.pool, doc({ force: true }))).resolves.toEqual({ id: first.id, version: 2, changed: true });
+    await expect(upsertDocument(db.pool, doc())).resolves.toEqual({ id: first.id, version: 2, changed: false });
+
+    await upsertDocument(db.pool, doc({ id: 'HB-9', source: null }));
+    await expect(upsertDocument(db.pool, doc({ id: 'HB-9', source: null, force: true }))).resolves.toEqual({ id: 'HB-9', version: 2, changed: true });
+    // forcing never touches another tenant's document of that id
+    await expect(upsertDocument(db.pool, doc({ id: 'HB-9', source: null, tenantId: 'globex', force: true }))).rejects.toMatchObject({ code: 'TENANT_MISMATCH' });
+    expect(await getDocument(db.pool, 'HB-9')).toMatchObject({ tenantId: 'acme', version: 2 });
+  });
+
   it('makes a delete a version of its own, and revives a deleted document with the next one', async () => {
     const { id } = await upsertDocument(db.pool, doc());
     await expect(markDeleted(db.pool, 'acme', id)).resolves.toEqual({ version: 2 });

@@ -38,7 +38,11 @@ export async function demoCommand(ctx: CliContext, options: { keep: boolean; par
     for (const { tenant, folder } of DEMO_TENANTS) {
       const dir = path.join(ROOT, folder);
       if (!existsSync(dir)) throw new Error(`sample documents missing: ${dir}`);
-      sent.push(...(await ingestCommand(ctx, [dir], { tenant })).sent);
+      // Every run sends every sample document as a new version, so that each run shows the whole
+      // pipeline, and finds the vectors, even when PostgreSQL remembers the documents from an earlier
+      // run whose vector store is gone (a new clone on the same machine). Unchanged chunks are not
+      // embedded again: the embedding cache answers them.
+      sent.push(...(await ingestCommand(ctx, [dir], { tenant, force: true })).sent);
     }
     if (sent.length > 0) {
       const summary = await watchProgress(ctx, sent);
@@ -54,7 +58,8 @@ export async function demoCommand(ctx: CliContext, options: { keep: boolean; par
     }
     for (const { tenant, query } of DEMO_TENANTS) {
       ctx.out('');
-      await searchCommand(ctx, query, { tenant, top: 3 });
+      const matches = await searchCommand(ctx, query, { tenant, top: 3 });
+      if (matches.length === 0) throw new Error(`the search of tenant ${tenant} found nothing`);
     }
   } finally {
     if (!options.keep) {

@@ -50,11 +50,18 @@ export interface IngestResult {
   unchanged: number;
 }
 
+export interface IngestOptions {
+  tenant: string;
+  /** Every file as a new version, even when unchanged (after a vector store was emptied, say). @default false */
+  force?: boolean;
+  quiet?: boolean;
+}
+
 /**
  * Stores each file as a document of the tenant and produces one `document.ingest` message per new
- * or changed version (with a `queued` status event); an unchanged file does nothing.
+ * or changed version (with a `queued` status event); an unchanged file does nothing, unless `force`.
  */
-export async function ingestCommand(ctx: CliContext, targets: string[], options: { tenant: string; quiet?: boolean }): Promise<IngestResult> {
+export async function ingestCommand(ctx: CliContext, targets: string[], options: IngestOptions): Promise<IngestResult> {
   if (targets.length === 0) throw new Error('ingest needs at least one file or folder');
   const files = (await Promise.all(targets.map(listFiles))).flat();
   const sent: IngestedDocument[] = [];
@@ -62,7 +69,13 @@ export async function ingestCommand(ctx: CliContext, targets: string[], options:
   const messages: OutboundMessage[] = [];
   for (const file of files) {
     const content = await readFile(file);
-    const result = await upsertDocument(ctx.pool, { tenantId: options.tenant, source: file, mimeType: mimeTypeOf(file), content });
+    const result = await upsertDocument(ctx.pool, {
+      tenantId: options.tenant,
+      source: file,
+      mimeType: mimeTypeOf(file),
+      content,
+      force: options.force === true,
+    });
     if (!result.changed) {
       unchanged += 1;
       continue;
