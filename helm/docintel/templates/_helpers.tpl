@@ -32,6 +32,25 @@ status: document.status
 {{- end }}
 {{- end }}
 
+{{/*
+The name of one object of the release: `<fullname>-<suffix>` in at most 63 characters (a Service's
+name is a DNS label). The full name is cut, never the suffix, so the stages' objects (one suffix
+each: fetch, embed, store, status, setup, kafka, lancedb) keep distinct names: two names could only
+be equal if one "-<suffix>" ended the other, which none does. A full name that already ends in
+"-<suffix>" and fills the 63 characters would come out unchanged, the name of the unsuffixed object
+(the chart's Secret beside the setup Secret): one character more is cut then.
+Call with (dict "root" $ "suffix" "kafka"), or with a stage's (dict "root" $ "service" "fetch").
+*/}}
+{{- define "docintel.componentName" -}}
+{{- $suffix := default (get . "service") (get . "suffix") }}
+{{- $full := include "docintel.fullname" .root }}
+{{- $base := $full | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
+{{- if eq (printf "%s-%s" $base $suffix) $full }}
+{{- $base = $base | trunc (int (sub (len $base) 1)) | trimSuffix "-" }}
+{{- end }}
+{{- printf "%s-%s" $base $suffix }}
+{{- end }}
+
 {{- define "docintel.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}

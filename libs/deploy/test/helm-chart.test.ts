@@ -11,7 +11,7 @@ interface Values {
   database: { existingSecret: string; existingSecretKey: string };
   kafka: { brokers: string; sasl: { enabled: boolean; existingSecret: string; usernameKey: string; passwordKey: string }; tls: { enabled: boolean; caSecret: string; caKey: string } };
   embedding: { provider: string; gemini: { existingSecret: string; existingSecretKey: string } };
-  setup: { partitions: number; serviceAccountName: string };
+  setup: { partitions: number; replicationFactor: number | null; serviceAccountName: string };
   config: { shutdownGraceMs: number | null };
 }
 
@@ -143,7 +143,7 @@ describe.each([
     }
   });
 
-  test('the setup Job is a pre-install/pre-upgrade hook that migrates, then creates the topics', () => {
+  test('the setup Job is a pre-install/pre-upgrade hook that migrates, then creates the topics (at setup.replicationFactor when set)', () => {
     const job = rendered.get('Job', `${RELEASE}-setup`);
     const annotations = job.metadata.annotations ?? {};
     expect(annotations['helm.sh/hook']!.split(',').sort()).toEqual(['pre-install', 'pre-upgrade']);
@@ -152,7 +152,9 @@ describe.each([
     expect(pod.restartPolicy).toBe('Never');
     // Init containers run in order: the schema exists before the topics (and the services) do.
     expect(pod.initContainers?.map((c) => c.args)).toEqual([['libs/cli/dist/main.js', 'migrate']]);
-    expect(pod.containers.map((c) => c.args)).toEqual([['libs/cli/dist/main.js', 'topics', 'create', '--partitions', String(values.setup.partitions)]]);
+    // No --replication-factor unless set: the topics get the brokers' default.replication.factor.
+    const replication = values.setup.replicationFactor === null ? [] : ['--replication-factor', String(values.setup.replicationFactor)];
+    expect(pod.containers.map((c) => c.args)).toEqual([['libs/cli/dist/main.js', 'topics', 'create', '--partitions', String(values.setup.partitions), ...replication]]);
     // A pre-install hook runs before the chart's ConfigMap, Secret and ServiceAccount exist.
     expect(pod.serviceAccountName).toBe(values.setup.serviceAccountName || undefined);
     for (const c of [...pod.initContainers!, ...pod.containers]) {
@@ -179,5 +181,17 @@ describe.each([
     } else {
       expect(Object.keys(secret!.data!)).toContain('DATABASE_URL');
     }
+  });
+});
+
+describe('the setup Job\'s replication factor', () => {
+  const topicsArgs = (set: string[]) => render({ set }).get('Job', `${RELEASE}-setup`).spec!.template!.spec.containers[0]!.args;
+
+  test('none by default: the topics get the brokers\' default.replication.factor', () => {
+    expect(topicsArgs([])).toEqual(['libs/cli/dist/main.js', 'topics', 'create', '--partitions', '12']);
+  });
+
+  test('setup.replicationFactor, when set, as --replication-factor', () => {
+    expect(topicsArgs(['setup.replicationFactor=3'])).toEqual(['libs/cli/dist/main.js', 'topics', 'create', '--partitions', '12', '--replication-factor', '3']);
   });
 });

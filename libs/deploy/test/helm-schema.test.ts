@@ -27,6 +27,7 @@ describe('values.schema.json', () => {
     ['a negative replica count', { set: ['replicas.fetch=-1'] }, '/replicas/fetch'],
     ['more than one store replica on LanceDB', { set: ['replicas.store=2'] }, '/replicas/store'],
     ['a string where a number belongs', { setString: ['setup.partitions=12'] }, '/setup/partitions'],
+    ['a replication factor of 0', { set: ['setup.replicationFactor=0'] }, '/setup/replicationFactor'],
     ['a boolean that is not one', { setString: ['keda.enabled=yes'] }, '/keda/enabled'],
     ['an unknown embedding provider', { set: ['embedding.provider=openai'] }, '/embedding/provider'],
     ['a broker without a port', { set: ['kafka.brokers=kafka'] }, '/kafka/brokers'],

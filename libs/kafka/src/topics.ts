@@ -5,11 +5,20 @@ export interface EnsureTopicsOptions {
   prefix: string;
   /** @default 12 */
   partitions?: number;
-  /** @default 1 */
+  /**
+   * Replicas of every new topic.
+   * @default the broker's `default.replication.factor` (-1 in the CreateTopics request; Kafka 2.4+)
+   */
   replicationFactor?: number;
   /** Retry tiers per topic. @default 3 */
   retryTiers?: number;
 }
+
+/**
+ * CreateTopics' "use the broker's default.replication.factor" (KIP-464, Kafka 2.4+). Sent
+ * explicitly rather than by leaving the field out, so it does not depend on the client's default.
+ */
+export const BROKER_DEFAULT_REPLICATION_FACTOR = -1;
 
 export interface EnsureTopicsResult {
   created: string[];
@@ -20,7 +29,9 @@ export interface EnsureTopicsResult {
 
 /**
  * Creates every topic of the design that is missing; safe to run twice. Retry and DLQ topics get
- * the partition count of their source so a tenant keeps one partition through every tier.
+ * the partition count of their source so a tenant keeps one partition through every tier. New
+ * topics get the broker's default replication factor unless `replicationFactor` is set; existing
+ * topics keep theirs.
  */
 export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): Promise<EnsureTopicsResult> {
   const partitions = options.partitions ?? 12;
@@ -35,7 +46,7 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
       topics: missing.map((topic) => ({
         topic,
         numPartitions: partitions,
-        replicationFactor: options.replicationFactor ?? 1,
+        replicationFactor: options.replicationFactor ?? BROKER_DEFAULT_REPLICATION_FACTOR,
         configEntries: topic.endsWith('.dlq') ? [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] : [],
       })),
     });

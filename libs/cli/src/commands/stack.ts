@@ -15,11 +15,23 @@ export async function migrateCommand(ctx: CliContext): Promise<void> {
   ctx.out(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'schema is up to date');
 }
 
-export async function topicsCreateCommand(ctx: CliContext, options: { partitions: number; retryTiers: number }): Promise<void> {
+export interface TopicsCreateOptions {
+  partitions: number;
+  retryTiers: number;
+  /** Replicas of each new topic; unset: the broker's `default.replication.factor`. */
+  replicationFactor?: number;
+}
+
+export async function topicsCreateCommand(ctx: CliContext, options: TopicsCreateOptions): Promise<void> {
   const admin = ctx.kafka.admin();
   await admin.connect();
   try {
-    const result = await ensureTopics(admin, { prefix: ctx.kafkaConfig.topicPrefix, partitions: options.partitions, retryTiers: options.retryTiers });
+    const result = await ensureTopics(admin, {
+      prefix: ctx.kafkaConfig.topicPrefix,
+      partitions: options.partitions,
+      retryTiers: options.retryTiers,
+      replicationFactor: options.replicationFactor,
+    });
     ctx.out(`topics: ${result.created.length} created, ${result.existing.length} already there${result.grown.length ? `, ${result.grown.length} grown to ${options.partitions} partitions` : ''}`);
   } finally {
     await admin.disconnect();
@@ -107,10 +119,10 @@ async function startEmulator(ctx: CliContext, kind: 'gemini' | 'pinecone'): Prom
  * `providers: 'emulated'` also starts the Gemini and Pinecone emulators and runs the services on
  * the production adapters against them.
  */
-export async function upCommand(ctx: CliContext, options: { partitions: number; providers?: Providers }): Promise<void> {
+export async function upCommand(ctx: CliContext, options: { partitions: number; replicationFactor?: number; providers?: Providers }): Promise<void> {
   startLocalKafka(ctx);
   await migrateCommand(ctx);
-  await topicsCreateCommand(ctx, { partitions: options.partitions, retryTiers: 3 });
+  await topicsCreateCommand(ctx, { partitions: options.partitions, retryTiers: 3, replicationFactor: options.replicationFactor });
   const home = homeDir(ctx.env);
   mkdirSync(path.join(home, 'pids'), { recursive: true });
   let providerEnv: Record<string, string> = {};

@@ -60,8 +60,16 @@ export interface Rendered {
   find(kind: string, name: string): Manifest | undefined;
 }
 
+export interface TemplateOptions {
+  values?: string[];
+  set?: string[];
+  setString?: string[];
+  /** The release name; RELEASE unless given. */
+  release?: string;
+}
+
 /** `helm template` with a values file and/or `--set` flags; throws with helm's message on failure. */
-export function render(options: { values?: string[]; set?: string[] } = {}): Rendered {
+export function render(options: TemplateOptions = {}): Rendered {
   const result = templateArgs(options);
   if (result.status !== 0) throw new Error(`helm template failed: ${result.stderr}`);
   const manifests = parseAllDocuments(result.stdout)
@@ -81,8 +89,8 @@ export function render(options: { values?: string[]; set?: string[] } = {}): Ren
   };
 }
 
-export function templateArgs(options: { values?: string[]; set?: string[]; setString?: string[] } = {}): HelmResult {
-  const args = ['template', RELEASE, CHART, '--namespace', 'docintel'];
+export function templateArgs(options: TemplateOptions = {}): HelmResult {
+  const args = ['template', options.release ?? RELEASE, CHART, '--namespace', 'docintel'];
   for (const file of options.values ?? []) args.push('--values', file);
   for (const pair of options.set ?? []) args.push('--set', pair);
   for (const pair of options.setString ?? []) args.push('--set-string', pair);
