@@ -12,13 +12,17 @@ import { statusCommand, watchProgress } from './commands/status';
 const USAGE = `usage: docintel <command> [options]
 
   demo [--keep] [--providers P]          the quickstart: stack up, sample documents of two tenants, progress, search, stack down
-  up [--partitions N] [--providers P]    start the local broker, migrate, create topics, start the four services
+  up [--partitions N] [--replication-factor R] [--providers P]
+                                         start the local broker, migrate, create topics, start the four services
                                          (P: embedded, the default, or emulated: Gemini and Pinecone adapters against local emulators)
   down [--kafka]                         stop the services (and the local broker)
   migrate                                create the database if needed and apply the migrations
-  topics create [--partitions N]         create every topic of the design (safe to run twice)
-  ingest <files or folders> --tenant T [--wait]
+  topics create [--partitions N] [--replication-factor R]
+                                         create every topic of the design (safe to run twice); new topics get
+                                         R replicas, by default the broker's default.replication.factor
+  ingest <files or folders> --tenant T [--wait] [--force]
                                          store the documents and send new or changed versions through the pipeline
+                                         (--force: every file as a new version, changed or not)
   delete <document id or path> --tenant T
   status [--tenant T] [document]         states, progress and errors of the latest version of each document
   search --tenant T [--top K] "text"     top matches in the tenant's namespace
@@ -78,9 +82,11 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
       tenant: { type: 'string', short: 't' },
       top: { type: 'string', short: 'k' },
       partitions: { type: 'string' },
+      'replication-factor': { type: 'string' },
       keep: { type: 'boolean' },
       kafka: { type: 'boolean' },
       wait: { type: 'boolean' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       topic: { type: 'string' },
       from: { type: 'string' },
@@ -103,6 +109,8 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
     return;
   }
   const partitions = int(values.partitions, 'partitions', 12);
+  // Unset: the broker's default.replication.factor.
+  const replicationFactor = values['replication-factor'] === undefined ? undefined : int(values['replication-factor'], 'replication-factor', 1);
   const providers = values.providers ?? 'embedded';
   if (providers !== 'embedded' && providers !== 'emulated') throw new Error(`--providers must be embedded or emulated, got "${providers}"`);
   try {
@@ -110,16 +118,16 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
       case 'demo':
         return await demoCommand(ctx, { keep: values.keep === true, partitions, providers });
       case 'up':
-        return await upCommand(ctx, { partitions, providers });
+        return await upCommand(ctx, { partitions, replicationFactor, providers });
       case 'down':
         return await downCommand(ctx, { kafka: values.kafka === true });
       case 'migrate':
         return await migrateCommand(ctx);
       case 'topics':
-        if (rest[0] !== 'create') throw new Error('usage: docintel topics create [--partitions N]');
-        return await topicsCreateCommand(ctx, { partitions, retryTiers: 3 });
+        if (rest[0] !== 'create') throw new Error('usage: docintel topics create [--partitions N] [--replication-factor R]');
+        return await topicsCreateCommand(ctx, { partitions, retryTiers: 3, replicationFactor });
       case 'ingest': {
-        const result = await ingestCommand(ctx, rest, { tenant: required(values.tenant, 'tenant') });
+        const result = await ingestCommand(ctx, rest, { tenant: required(values.tenant, 'tenant'), force: values.force === true });
         if (values.wait && result.sent.length > 0) await watchProgress(ctx, result.sent);
         return;
       }
@@ -160,9 +168,10 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
   }
 }
 
-if (require.main === module) {
+/** Runs the command line and exits with its outcome: `node libs/cli/dist/main.js`, and the `docintel` bin. */
+export function main(argv: string[]): void {
   quietKnownWarnings();
-  run(process.argv.slice(2)).then(
+  run(argv).then(
     () => process.exit(0),
     (error: unknown) => {
       process.stderr.write(`docintel: ${errorMessage(error)}\n`);
@@ -170,3 +179,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) main(process.argv.slice(2));
