@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { homeDir } from './paths';
+import { terminalSafe } from './terminal';
 import { createLogger, type Logger } from '@docintel/core';
 import { topicNames, type TopicNames } from '@docintel/contracts';
 import { createPool, databaseUrlFromEnv } from '@docintel/db';
@@ -22,7 +23,8 @@ export class CliContext {
 
   constructor(
     env: NodeJS.ProcessEnv = process.env,
-    readonly out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+    // The commands make what they print terminal-safe; the default writer does it once more.
+    readonly out: (line: string) => void = (line) => process.stdout.write(`${terminalSafe(line, { multiline: true })}\n`),
     options: { useStackFile?: boolean } = {},
   ) {
     // The command line uses the providers its running stack was started with (`up --providers`),

@@ -1,5 +1,6 @@
 export * from './paths';
 export * from './processes';
+export * from './terminal';
 export * from './context';
 export * from './commands/stack';
 export * from './commands/ingest';

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { errorMessage, quietKnownWarnings } from '@docintel/core';
 import { CliContext } from './context';
+import { terminalSafe } from './terminal';
 import { demoCommand } from './commands/demo';
 import { dlqListCommand, dlqShowCommand, replayCommand, type MessageFilter } from './commands/dlq';
 import { deleteCommand, ingestCommand } from './commands/ingest';
@@ -26,8 +27,11 @@ const USAGE = `usage: docintel <command> [options]
   delete <document id or path> --tenant T
   status [--tenant T] [document]         states, progress and errors of the latest version of each document
   search --tenant T [--top K] "text"     top matches in the tenant's namespace
-  dlq [--topic T] [filters] [--limit N]  dead letters with their reasons (every DLQ unless --topic ingest|chunks|vectors|status|<name>)
-  dlq show <topic:partition:offset>      one message in full: key, headers, value
+  dlq [--topic T] [filters] [--limit N] [--json]
+                                         dead letters with their reasons (every DLQ unless --topic ingest|chunks|vectors|status|<name>);
+                                         long values are cut, --json prints every key and header exactly
+  dlq show <topic:partition:offset> [--json]
+                                         one message in full: key, headers, value (--json: the exact values)
   replay --from T [--to T] [filters] [--dry-run] [--rate N] [--max N]
                                          put messages of a DLQ (or any topic) back on their original topic
   filters: --tenant T --code C --since ISO --until ISO --partition P --offsets FROM-TO
@@ -101,6 +105,7 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
       max: { type: 'string' },
       'dry-run': { type: 'boolean' },
       providers: { type: 'string' },
+      json: { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -143,11 +148,11 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
         return;
       case 'dlq': {
         if (rest[0] === 'show') {
-          if (rest.length !== 2) throw new Error('usage: docintel dlq show <topic:partition:offset>');
-          await dlqShowCommand(ctx, rest[1]!);
+          if (rest.length !== 2) throw new Error('usage: docintel dlq show <topic:partition:offset> [--json]');
+          await dlqShowCommand(ctx, rest[1]!, { json: values.json === true });
           return;
         }
-        await dlqListCommand(ctx, { topic: values.topic, limit: int(values.limit, 'limit', 50), ...filterOf(values) });
+        await dlqListCommand(ctx, { topic: values.topic, limit: int(values.limit, 'limit', 50), json: values.json === true, ...filterOf(values) });
         return;
       }
       case 'replay':
@@ -174,7 +179,7 @@ export function main(argv: string[]): void {
   run(argv).then(
     () => process.exit(0),
     (error: unknown) => {
-      process.stderr.write(`docintel: ${errorMessage(error)}\n`);
+      process.stderr.write(`docintel: ${terminalSafe(errorMessage(error), { multiline: true })}\n`);
       process.exit(1);
     },
   );

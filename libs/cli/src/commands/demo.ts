@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliContext } from '../context';
 import { ROOT } from '../paths';
+import { terminalSafe } from '../terminal';
 import { ingestCommand, type IngestedDocument } from './ingest';
 import { searchCommand } from './search';
 import { downCommand, upCommand, type Providers } from './stack';
@@ -52,7 +53,7 @@ export async function demoCommand(ctx: CliContext, options: { keep: boolean; par
           `${(summary.completed / seconds).toFixed(1)} documents/s, ${(summary.chunksStored / seconds).toFixed(0)} chunks/s`,
       );
       failed = summary.failed;
-      for (const failure of summary.failures) ctx.out(`  failed: ${failure.document.source}: ${failure.code}: ${failure.message}`);
+      for (const failure of summary.failures) ctx.out(terminalSafe(`  failed: ${failure.document.source}: ${failure.code}: ${failure.message}`));
     } else {
       ctx.out('nothing new to ingest: every sample document is already in at its current version');
     }

@@ -1,7 +1,7 @@
 import { HEADERS, dlqTopic, sourceTopicOf, type HeaderMap, type TopicNames } from '@docintel/contracts';
 import { scanTopic, sendAll, type ScannedMessage } from '@docintel/kafka';
 import type { CliContext } from '../context';
-import { formatTable } from './status';
+import { formatTable, terminalCell, terminalSafe, terminalSafeJson } from '../terminal';
 
 /** `ingest`, `chunks`, `vectors`, `status`, or a full topic name. */
 export function resolveTopic(topics: TopicNames, name: string, kind: 'dlq' | 'plain' = 'plain'): string {
@@ -39,8 +39,34 @@ function scanOptions(filter: MessageFilter) {
   };
 }
 
-/** Lists dead letters with their reasons (topics: every DLQ of the design unless one is named). */
-export async function dlqListCommand(ctx: CliContext, options: { topic?: string; limit: number } & MessageFilter): Promise<ScannedMessage[]> {
+/** Bytes as JSON: the UTF-8 text, and base64 too when the bytes are not valid UTF-8 (the text is then lossy). */
+function bytesJson(name: 'key' | 'value', bytes: Buffer | null): Record<string, string | null> {
+  if (bytes === null) return { [name]: null };
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? { [name]: text } : { [name]: text, [`${name}Base64`]: bytes.toString('base64') };
+}
+
+/** A message as `--json` prints it: exact values (headers as read, a repeated one by its last value). */
+export function messageJson(message: ScannedMessage, options: { value: boolean }): Record<string, unknown> {
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    timestamp: message.timestamp,
+    ...bytesJson('key', message.key),
+    headers: message.headers,
+    ...(options.value ? bytesJson('value', message.value) : {}),
+  };
+}
+
+/** Widths of the listing's columns: where (a Kafka topic name, at most 249 characters), time, tenant, code, first origin, error. */
+const DLQ_WIDTHS = [270, 19, 64, 40, 100, 120];
+
+/**
+ * Lists dead letters with their reasons (topics: every DLQ of the design unless one is named): a
+ * table of terminal-safe, cut values, or with `json` every message's exact key and headers.
+ */
+export async function dlqListCommand(ctx: CliContext, options: { topic?: string; limit: number; json?: boolean } & MessageFilter): Promise<ScannedMessage[]> {
   const topics = options.topic
     ? [resolveTopic(ctx.topics, options.topic, 'dlq')]
     : [ctx.topics.ingest, ctx.topics.chunks, ctx.topics.vectors, ctx.topics.status].map(dlqTopic);
@@ -55,6 +81,10 @@ export async function dlqListCommand(ctx: CliContext, options: { topic?: string;
     });
     if (found.length >= options.limit) break;
   }
+  if (options.json) {
+    ctx.out(terminalSafeJson(found.map((message) => messageJson(message, { value: false })), 2));
+    return found;
+  }
   if (found.length === 0) {
     ctx.out('no dead letters');
     return found;
@@ -68,8 +98,9 @@ export async function dlqListCommand(ctx: CliContext, options: { topic?: string;
         m.headers[HEADERS.tenantId] ?? m.key?.toString() ?? '',
         m.headers[HEADERS.errorCode] ?? '',
         m.headers[HEADERS.originalTopic] ? `${m.headers[HEADERS.originalTopic]}:${m.headers[HEADERS.originalPartition]}:${m.headers[HEADERS.originalOffset]}` : '',
-        (m.headers[HEADERS.errorMessage] ?? '').slice(0, 120),
+        m.headers[HEADERS.errorMessage] ?? '',
       ]),
+      DLQ_WIDTHS,
     ),
   );
   ctx.out(`\n${found.length} dead letters${found.length === options.limit ? ` (the first ${options.limit}; --limit shows more)` : ''}`);
@@ -83,8 +114,11 @@ export function parseLocation(location: string): { topic: string; partition: num
   return { topic: match[1]!, partition: Number(match[2]), offset: BigInt(match[3]!) };
 }
 
-/** One message in full: where, key, every header, and the value (pretty-printed when JSON). */
-export async function dlqShowCommand(ctx: CliContext, location: string): Promise<ScannedMessage | undefined> {
+/**
+ * One message in full: where, key, every header, and the value (pretty-printed when JSON), every
+ * value terminal-safe and uncut; with `json`, the exact values.
+ */
+export async function dlqShowCommand(ctx: CliContext, location: string, options: { json?: boolean } = {}): Promise<ScannedMessage | undefined> {
   const where = parseLocation(location);
   let found: ScannedMessage | undefined;
   await scanTopic(ctx.kafka, resolveTopic(ctx.topics, where.topic, 'dlq'), {
@@ -96,11 +130,15 @@ export async function dlqShowCommand(ctx: CliContext, location: string): Promise
       return false;
     },
   });
-  if (!found) throw new Error(`no message at ${location}`);
+  if (!found) throw new Error(`no message at ${terminalSafe(location)}`);
+  if (options.json) {
+    ctx.out(terminalSafeJson(messageJson(found, { value: true }), 2));
+    return found;
+  }
   ctx.out(`${found.topic}:${found.partition}:${found.offset}  ${new Date(found.timestamp).toISOString()}`);
-  ctx.out(`key: ${found.key?.toString() ?? '(none)'}`);
+  ctx.out(`key: ${found.key ? terminalSafe(found.key.toString()) : '(none)'}`);
   ctx.out('headers:');
-  for (const [name, value] of Object.entries(found.headers).sort()) ctx.out(`  ${name}: ${value}`);
+  for (const [name, value] of Object.entries(found.headers).sort()) ctx.out(`  ${terminalSafe(name)}: ${terminalSafe(value)}`);
   const text = found.value?.toString('utf8') ?? '';
   let pretty = text;
   try {
@@ -108,7 +146,8 @@ export async function dlqShowCommand(ctx: CliContext, location: string): Promise
   } catch {
     // not JSON: shown as it is (that may be why it is here)
   }
-  ctx.out(`value (${found.value?.byteLength ?? 0} bytes):\n${pretty}`);
+  // JSON.stringify leaves DEL, C1, bidirectional and format characters in strings raw.
+  ctx.out(`value (${found.value?.byteLength ?? 0} bytes):\n${terminalSafe(pretty, { multiline: true })}`);
   return found;
 }
 
@@ -158,7 +197,10 @@ export async function replayCommand(ctx: CliContext, options: ReplayOptions): Pr
   if (options.dryRun) {
     ctx.out(`dry run: ${selected.length} messages in ${from} match; nothing sent`);
     selected.slice(0, 5).forEach((m, i) =>
-      ctx.out(`  ${m.topic}:${m.partition}:${m.offset} -> ${targets[i]}  key=${m.key?.toString() ?? ''} code=${m.headers[HEADERS.errorCode] ?? ''} ${(m.headers[HEADERS.errorMessage] ?? '').slice(0, 80)}`),
+      ctx.out(
+        `  ${m.topic}:${m.partition}:${m.offset} -> ${terminalSafe(targets[i]!)}  key=${terminalCell(m.key?.toString() ?? '', 64)} ` +
+          `code=${terminalCell(m.headers[HEADERS.errorCode] ?? '', 40)} ${terminalCell(m.headers[HEADERS.errorMessage] ?? '', 80)}`,
+      ),
     );
     return { matched: selected.length, sent: 0 };
   }

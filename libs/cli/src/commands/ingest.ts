@@ -6,6 +6,7 @@ import { findDocumentBySource, getDocument, markDeleted, upsertDocument } from '
 import type { OutboundMessage } from '@docintel/kafka';
 import { statusMessage } from '@docintel/service';
 import type { CliContext } from '../context';
+import { terminalSafe } from '../terminal';
 
 const MIME_TYPES: Record<string, string> = {
   '.md': 'text/markdown',
@@ -88,7 +89,7 @@ export async function ingestCommand(ctx: CliContext, targets: string[], options:
   }
   await ctx.send(messages);
   if (!options.quiet) {
-    ctx.out(`${options.tenant}: ${files.length} files, ${sent.length} sent (new or changed), ${unchanged} unchanged`);
+    ctx.out(`${terminalSafe(options.tenant)}: ${files.length} files, ${sent.length} sent (new or changed), ${unchanged} unchanged`);
   }
   return { sent, unchanged };
 }
@@ -104,6 +105,6 @@ export async function deleteCommand(ctx: CliContext, target: string, options: { 
   if (!deleted) throw new Error(`document "${document.id}" disappeared while deleting it`);
   const ref = { tenantId: options.tenant, documentId: document.id, version: deleted.version };
   await ctx.send([{ topic: ctx.topics.ingest, key: options.tenant, value: { ...ref, op: 'delete' } }]);
-  ctx.out(`${options.tenant}: delete of ${document.id} (version ${deleted.version}) sent`);
+  ctx.out(terminalSafe(`${options.tenant}: delete of ${document.id} (version ${deleted.version}) sent`));
   return { ...ref, source: document.source ?? document.id };
 }

@@ -3,6 +3,7 @@ import { createVectorStore, loadVectorStoreConfig, type VectorMatch } from '@doc
 import path from 'node:path';
 import type { CliContext } from '../context';
 import { homeDir } from '../paths';
+import { terminalCell, terminalSafe } from '../terminal';
 
 /** Top matches for a query in one tenant's namespace, with score, document and chunk text. */
 export async function searchCommand(ctx: CliContext, query: string, options: { tenant: string; top: number; quiet?: boolean }): Promise<VectorMatch[]> {
@@ -13,13 +14,13 @@ export async function searchCommand(ctx: CliContext, query: string, options: { t
     const [vector] = await provider.embed([query], 'query');
     const matches = await store.query(options.tenant, vector!, options.top);
     if (!options.quiet) {
-      ctx.out(`search ${options.tenant}: "${query}"`);
+      ctx.out(`search ${terminalSafe(options.tenant)}: "${terminalSafe(query)}"`);
       if (matches.length === 0) ctx.out('  no matches');
+      // Titles, headings and text are the tenants' documents: terminal-safe, and cut.
       matches.forEach((match, i) => {
-        const text = match.text.replace(/\s+/g, ' ');
-        ctx.out(`  ${i + 1}. ${match.score.toFixed(3)}  ${match.title || match.documentId}  (${whereIs(match)})`);
-        if (match.headingPath?.length) ctx.out(`     § ${match.headingPath.join(' › ')}`);
-        ctx.out(`     ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
+        ctx.out(`  ${i + 1}. ${match.score.toFixed(3)}  ${terminalCell(match.title || match.documentId, 120)}  (${terminalCell(whereIs(match), 120)})`);
+        if (match.headingPath?.length) ctx.out(`     § ${terminalCell(match.headingPath.join(' › '), 160)}`);
+        ctx.out(`     ${terminalCell(match.text.replace(/\s+/g, ' '), 160)}`);
       });
     }
     return matches;

@@ -1,6 +1,7 @@
 import type { DocumentState } from '@docintel/contracts';
 import type pg from 'pg';
 import type { CliContext } from '../context';
+import { formatTable } from '../terminal';
 import type { IngestedDocument } from './ingest';
 
 interface StatusRow {
@@ -27,12 +28,8 @@ export function progressOf(row: { state: string; total_chunks: number | null; st
   return Math.min(100, Math.floor((row.stored_chunks / row.total_chunks) * 100));
 }
 
-/** A plain text table; the last column is not padded. */
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
-}
+/** Widths of the status table's columns: ids and sources 64, the error 160. */
+const STATUS_WIDTHS = [64, 64, 64, 8, 10, 8, 15, 19, 160];
 
 /** The latest version of each document, with state, progress and the last error. */
 export async function statusCommand(ctx: CliContext, options: { tenant?: string; document?: string }): Promise<StatusRow[]> {
@@ -70,6 +67,7 @@ export async function statusCommand(ctx: CliContext, options: { tenant?: string;
             ? `waiting: ${row.waiting_reason}${row.waiting_until ? ` (until ${row.waiting_until.toISOString()})` : ''}`
             : '',
       ]),
+      STATUS_WIDTHS,
     ),
   );
   const counts = new Map<string, number>();
