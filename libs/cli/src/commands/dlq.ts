@@ -151,11 +151,22 @@ export async function dlqShowCommand(ctx: CliContext, location: string, options:
   return found;
 }
 
-/** Headers of a replayed copy: retry state dropped (it starts over), replay marks added. */
+/** The headers a replayed copy takes from the message it copies: those every message has. */
+const REPLAYED_HEADERS = [HEADERS.tenantId, HEADERS.traceId, HEADERS.schemaVersion] as const;
+
+/**
+ * Headers of a replayed copy: the headers every message has (`tenant-id`, `trace-id`,
+ * `schema-version`) and the replay marks. Retry and failure headers stay behind in the dead letter,
+ * which a replay never changes: a copy that fails again starts a new history, and its
+ * `x-replayed-from` leads back to the old one. The README's kcat and console-tool recipes copy
+ * exactly the same headers.
+ */
 export function replayHeaders(message: ScannedMessage, now = Date.now()): HeaderMap {
-  const headers: HeaderMap = { ...message.headers };
-  delete headers[HEADERS.attempt];
-  delete headers[HEADERS.retryDueAt];
+  const headers: HeaderMap = {};
+  for (const name of REPLAYED_HEADERS) {
+    const value = message.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
   headers[HEADERS.replayedAt] = String(now);
   headers[HEADERS.replayedFrom] = `${message.topic}:${message.partition}:${message.offset}`;
   return headers;
