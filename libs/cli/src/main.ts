@@ -14,7 +14,8 @@ const USAGE = `usage: docintel <command> [options]
 
   demo [--keep] [--providers P]          the quickstart: stack up, sample documents of two tenants, progress, search, stack down
   up [--partitions N] [--replication-factor R] [--providers P]
-                                         start the local broker, migrate, create topics, start the four services
+                                         start the local broker, migrate, create topics, start the four services,
+                                         each under a supervisor that restarts it when it exits
                                          (P: embedded, the default, or emulated: Gemini and Pinecone adapters against local emulators)
   down [--kafka]                         stop the services (and the local broker)
   migrate                                create the database if needed and apply the migrations

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, mkdirSync, openSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT } from './paths';
@@ -23,8 +23,6 @@ export interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   /** Append the service's JSON log lines here. */
   logFile?: string;
-  /** Keep running when the parent exits (the CLI's `up`). @default false */
-  detached?: boolean;
   /** @default 60_000 */
   startTimeoutMs?: number;
 }
@@ -39,7 +37,6 @@ export function serviceEntry(name: ServiceName): string {
  * port); rejects with its last log lines if it exits first.
  */
 export function spawnService(name: ServiceName, options: SpawnOptions): Promise<ServiceProcess> {
-  if (options.detached) return spawnDetached(name, options);
   if (options.env.LOG_LEVEL === 'error' || options.env.LOG_LEVEL === 'warn') {
     // The start is recognised by the service's `started` line, an info line.
     return Promise.reject(new Error(`spawnService reads the service's "started" log line: LOG_LEVEL must be info or lower, not ${options.env.LOG_LEVEL}`));
@@ -48,7 +45,6 @@ export function spawnService(name: ServiceName, options: SpawnOptions): Promise<
     cwd: ROOT,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
   });
   let log: NodeJS.WritableStream | undefined;
   if (options.logFile) {
@@ -102,38 +98,33 @@ export function spawnService(name: ServiceName, options: SpawnOptions): Promise<
   });
 }
 
-/**
- * A service that outlives the CLI (`docintel up`): its output goes straight to the log file (a pipe
- * to a parent that has exited would break its writes), and readiness is read from `/healthz` on
- * the port given in `HTTP_PORT`.
- */
-async function spawnDetached(name: ServiceName, options: SpawnOptions): Promise<ServiceProcess> {
-  const port = Number(options.env.HTTP_PORT);
-  if (!options.logFile || !Number.isInteger(port) || port <= 0) throw new Error('a detached service needs a log file and a fixed HTTP_PORT');
-  mkdirSync(path.dirname(options.logFile), { recursive: true });
-  const fd = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, [serviceEntry(name)], { cwd: ROOT, env: options.env, stdio: ['ignore', fd, fd], detached: true });
-  closeSync(fd);
-  child.unref();
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; see ${options.logFile}`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${name} did not answer on port ${port}; see ${options.logFile}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+/** Whether this system describes its processes in /proc (Linux). */
+const HAS_PROC = existsSync('/proc/self/cmdline');
+
+/** Whether a process runs (a zombie, dead but not yet reaped, does not). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
   }
-  const signal = (sig: NodeJS.Signals) => () => {
-    try {
-      process.kill(child.pid!, sig);
-    } catch {
-      // already gone
-    }
-    return Promise.resolve(null);
-  };
-  return { name, child, pid: child.pid!, httpPort: port, stop: signal('SIGTERM'), kill: signal('SIGKILL') };
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return !HAS_PROC; // gone in the meantime, or no /proc: what kill says
+  }
+}
+
+/**
+ * Whether a process runs and its command line names `script`, so a pid file whose pid the system
+ * has given to another process since is not taken for ours (without /proc: whether it runs).
+ */
+export function isRunningScript(pid: number, script: string): boolean {
+  if (!isRunning(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(script);
+  } catch {
+    return !HAS_PROC;
+  }
 }

@@ -1,12 +1,14 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureDatabase, migrate, redactUrl } from '@docintel/db';
 import { ensureTopics } from '@docintel/kafka';
 import { DEFAULT_PORTS } from '@docintel/service';
 import type { CliContext } from '../context';
 import { homeDir, ROOT } from '../paths';
-import { SERVICE_NAMES, spawnService } from '../processes';
+import { SERVICE_NAMES, serviceEntry } from '../processes';
+import { lookupSupervised, startSupervised, stopSupervised, supervisionNotices } from '../supervision';
+import { restartNotice } from '../supervisor';
 
 export async function migrateCommand(ctx: CliContext): Promise<void> {
   const { created } = await ensureDatabase(ctx.databaseUrl);
@@ -47,26 +49,6 @@ export function startLocalKafka(ctx: CliContext): void {
   execFileSync('bash', [path.join(ROOT, 'deploy', 'kafka', 'start.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-function pidFile(ctx: CliContext, name: string): string {
-  return path.join(homeDir(ctx.env), 'pids', `${name}.pid`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function runningPid(ctx: CliContext, name: string): number | undefined {
-  const file = pidFile(ctx, name);
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8'));
-  return Number.isInteger(pid) && alive(pid) ? pid : undefined;
-}
-
 export type Providers = 'embedded' | 'emulated';
 
 /** Where `up --providers emulated` puts the Gemini and Pinecone emulators (API port, control port). */
@@ -90,32 +72,69 @@ export function stackEnvFile(env: NodeJS.ProcessEnv): string {
   return path.join(homeDir(env), 'stack.env.json');
 }
 
-async function startEmulator(ctx: CliContext, kind: 'gemini' | 'pinecone'): Promise<void> {
-  if (runningPid(ctx, `${kind}-emulator`) !== undefined) return;
-  const [port, adminPort] = EMULATOR_PORTS[kind];
-  const logFile = path.join(homeDir(ctx.env), 'logs', `${kind}-emulator.log`);
-  mkdirSync(path.dirname(logFile), { recursive: true });
-  const fd = openSync(logFile, 'a');
-  const args = [path.join(ROOT, 'libs', 'emulators', 'dist', 'main.js'), kind, '--port', String(port), '--admin-port', String(adminPort), '--api-key', EMULATOR_KEY];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd], detached: true });
-  closeSync(fd);
-  child.unref();
-  writeFileSync(pidFile(ctx, `${kind}-emulator`), String(child.pid));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${adminPort}/__health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the ${kind} emulator did not start; see ${logFile}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+const EMULATOR_ENTRY = path.join(ROOT, 'libs', 'emulators', 'dist', 'main.js');
+
+/** Every process `up` starts (each under its supervisor), by the name of its pid file, with its script. */
+function stackProcesses(): Array<{ name: string; script: string }> {
+  return [
+    ...SERVICE_NAMES.map((name) => ({ name, script: serviceEntry(name) })),
+    { name: 'gemini-emulator', script: EMULATOR_ENTRY },
+    { name: 'pinecone-emulator', script: EMULATOR_ENTRY },
+  ];
+}
+
+/** Restarts, and processes without a supervisor, of the stack `up` started (see `supervisionNotices`). */
+export function stackNotices(ctx: CliContext): string[] {
+  return supervisionNotices(ctx.env, stackProcesses());
+}
+
+/** Whether something answers 200 on a local URL. */
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
   }
-  ctx.out(`${kind} emulator: started (pid ${child.pid}, http://127.0.0.1:${port}, control http://127.0.0.1:${adminPort}/__stats)`);
 }
 
 /**
- * Broker, schema, topics and the four services, in the background; logs under `.data/logs`.
+ * Whether `name` is already up under its supervisor (then says so, with its restarts). A process
+ * left without its supervisor (the supervisor was killed) is stopped, so that it starts again
+ * supervised.
+ */
+async function alreadyRunning(ctx: CliContext, name: string, script: string): Promise<boolean> {
+  const found = lookupSupervised(ctx.env, name, script);
+  if (found.supervisor !== undefined) {
+    const notice = found.state && restartNotice(found.state);
+    ctx.out(`${name}: already running (pid ${found.child ?? 'none right now'}, supervisor ${found.supervisor})${notice ? `; ${notice}` : ''}`);
+    return true;
+  }
+  if (found.child !== undefined) {
+    ctx.out(`${name}: running without its supervisor (pid ${found.child}); stopping it to start it supervised`);
+    await stopSupervised(ctx.env, name, script);
+  }
+  return false;
+}
+
+async function startEmulator(ctx: CliContext, kind: 'gemini' | 'pinecone'): Promise<void> {
+  const name = `${kind}-emulator`;
+  if (await alreadyRunning(ctx, name, EMULATOR_ENTRY)) return;
+  const [port, adminPort] = EMULATOR_PORTS[kind];
+  const started = await startSupervised(ctx, {
+    name,
+    script: EMULATOR_ENTRY,
+    args: [kind, '--port', String(port), '--admin-port', String(adminPort), '--api-key', EMULATOR_KEY],
+    env: ctx.env,
+    logFile: path.join(homeDir(ctx.env), 'logs', `${name}.log`),
+    ready: () => answers(`http://127.0.0.1:${adminPort}/__health`),
+    timeoutMs: 30_000,
+  });
+  ctx.out(`${kind} emulator: started (pid ${started.pid}, supervisor ${started.supervisor}, http://127.0.0.1:${port}, control http://127.0.0.1:${adminPort}/__stats)`);
+}
+
+/**
+ * Broker, schema, topics and the four services, in the background, each under a supervisor that
+ * restarts it when it exits; logs under `.data/logs`.
  * `providers: 'emulated'` also starts the Gemini and Pinecone emulators and runs the services on
  * the production adapters against them.
  */
@@ -133,40 +152,31 @@ export async function upCommand(ctx: CliContext, options: { partitions: number; 
   }
   writeFileSync(stackEnvFile(ctx.env), `${JSON.stringify(providerEnv, null, 2)}\n`);
   for (const name of SERVICE_NAMES) {
-    const existing = runningPid(ctx, name);
-    if (existing !== undefined) {
-      ctx.out(`${name}: already running (pid ${existing})`);
-      continue;
-    }
+    if (await alreadyRunning(ctx, name, serviceEntry(name))) continue;
     const logFile = path.join(home, 'logs', `${name}.log`);
-    const service = await spawnService(name, {
-      env: { ...ctx.env, ...providerEnv, HTTP_PORT: ctx.env[`${name.toUpperCase()}_HTTP_PORT`] ?? String(DEFAULT_PORTS[name]), LANCEDB_DIR: ctx.env.LANCEDB_DIR ?? path.join(home, 'lancedb') },
+    const port = ctx.env[`${name.toUpperCase()}_HTTP_PORT`] ?? String(DEFAULT_PORTS[name]);
+    const started = await startSupervised(ctx, {
+      name,
+      script: serviceEntry(name),
+      env: { ...ctx.env, ...providerEnv, HTTP_PORT: port, LANCEDB_DIR: ctx.env.LANCEDB_DIR ?? path.join(home, 'lancedb') },
       logFile,
-      detached: true,
+      ready: () => answers(`http://127.0.0.1:${port}/healthz`),
     });
-    writeFileSync(pidFile(ctx, name), String(service.pid));
-    ctx.out(`${name}: started (pid ${service.pid}, http://127.0.0.1:${service.httpPort}/metrics, log ${path.relative(process.cwd(), logFile)})`);
+    ctx.out(`${name}: started (pid ${started.pid}, supervisor ${started.supervisor}, http://127.0.0.1:${port}/metrics, log ${path.relative(process.cwd(), logFile)})`);
   }
 }
 
-/** Stops the services (SIGTERM: they finish and commit their work); `--kafka` stops the broker too. */
+/**
+ * Stops the services: SIGTERM to each supervisor, which restarts nothing more and stops its service
+ * (SIGTERM: it finishes and commits its work); a service whose supervisor is gone gets the SIGTERM
+ * itself. `--kafka` stops the broker too.
+ */
 export async function downCommand(ctx: CliContext, options: { kafka: boolean }): Promise<void> {
-  const stopping: Array<Promise<void>> = [];
-  for (const name of [...SERVICE_NAMES, 'gemini-emulator', 'pinecone-emulator']) {
-    const pid = runningPid(ctx, name);
-    rmSync(pidFile(ctx, name), { force: true });
-    if (pid === undefined) continue;
-    process.kill(pid, 'SIGTERM');
-    stopping.push(
-      (async () => {
-        const deadline = Date.now() + 35_000;
-        while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-        if (alive(pid)) process.kill(pid, 'SIGKILL');
-        ctx.out(`${name}: stopped`);
-      })(),
-    );
-  }
-  await Promise.all(stopping);
+  await Promise.all(
+    stackProcesses().map(async ({ name, script }) => {
+      if (await stopSupervised(ctx.env, name, script)) ctx.out(`${name}: stopped`);
+    }),
+  );
   rmSync(stackEnvFile(ctx.env), { force: true });
   if (options.kafka && !ctx.env.KAFKA_BROKERS) execFileSync('bash', [path.join(ROOT, 'deploy', 'kafka', 'stop.sh')], { stdio: 'inherit' });
 }

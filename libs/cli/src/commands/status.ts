@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CliContext } from '../context';
 import { formatTable } from '../terminal';
 import type { IngestedDocument } from './ingest';
+import { stackNotices } from './stack';
 
 interface StatusRow {
   tenant_id: string;
@@ -31,8 +32,20 @@ export function progressOf(row: { state: string; total_chunks: number | null; st
 /** Widths of the status table's columns: ids and sources 64, the error 160. */
 const STATUS_WIDTHS = [64, 64, 64, 8, 10, 8, 15, 19, 160];
 
-/** The latest version of each document, with state, progress and the last error. */
+/**
+ * The latest version of each document, with state, progress and the last error; then, when the
+ * stack `up` started has had restarts or lost a supervisor, a line per process about it.
+ */
 export async function statusCommand(ctx: CliContext, options: { tenant?: string; document?: string }): Promise<StatusRow[]> {
+  try {
+    return await documentStatus(ctx, options);
+  } finally {
+    const notices = stackNotices(ctx);
+    if (notices.length > 0) ctx.out(`\n${notices.join('\n')}`);
+  }
+}
+
+async function documentStatus(ctx: CliContext, options: { tenant?: string; document?: string }): Promise<StatusRow[]> {
   const result = await ctx.pool.query<StatusRow>(
     `select distinct on (s.tenant_id, s.document_id)
             s.tenant_id, s.document_id, s.version, s.state, s.stage, s.total_chunks, s.stored_chunks,
