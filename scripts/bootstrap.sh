@@ -16,6 +16,6 @@ fi
 echo "bootstrap: building workspaces (tsc -b)"
 node_modules/.bin/tsc -b
 if [ "${1:-}" = "--tests" ]; then
-  bash deploy/kafka/install-kcat.sh
+  bash deploy/kafka/install-clients.sh
 fi
 

@@ -1,29 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { CliContext, run as cli } from '@docintel/cli';
 import { HEADERS, dlqTopic, topicNames, type HeaderMap } from '@docintel/contracts';
 import { createProducer, sendAll } from '@docintel/kafka';
 import { createTestTopics, readTopic, uniqueSuffix, type TestTopics } from '@docintel/testing';
-import { Partitioners } from 'kafkajs';
-import { SECTION_TITLE, readRecipes, readSection, runRecipe, type Recipe } from './recipes';
-
-function kcatInstalled(): boolean {
-  try {
-    execFileSync('bash', ['-c', 'command -v kcat'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The services' partitioner (murmur2, as Java's): the partition a key lands on. */
-function partitionOf(key: string, partitions: number): number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  return partitioner({
-    topic: 'any',
-    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
-    message: { key, value: null },
-  });
-}
+import { SECTION_TITLE, checkClients, partitionOf, readRecipes, readSection, runRecipe, type Recipe } from './recipes';
 
 /**
  * The README's recipes for kcat and Kafka's console tools, run as written (only TOPIC_PREFIX comes
@@ -52,9 +31,7 @@ describe(`README: ${SECTION_TITLE.slice(3)}`, () => {
   const recipe = (name: string): Recipe => {
     const found = recipes.get(name);
     if (!found) throw new Error(`the README section has no recipe "${name}"`);
-    if (found.script.includes('kcat') && !kcatInstalled()) {
-      throw new Error(`kcat is not installed: run deploy/kafka/install-kcat.sh (recipe "${name}" uses it)`);
-    }
+    checkClients(found);
     ran.add(name);
     return found;
   };

@@ -1,21 +1,24 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Partitioners } from 'kafkajs';
 import { ROOT } from './broker';
 
 export const SECTION_TITLE = "## Inspecting and replaying with Kafka's tools";
+/** The README section for tenants' applications, with the producer examples. */
+export const PRODUCERS_TITLE = '## Sending documents from your application';
 
 export interface Recipe {
   name: string;
   script: string;
 }
 
-/** The README section on Kafka's tools, from its title to the next `## ` heading. */
-export function readSection(readme = path.join(ROOT, 'README.md')): string {
+/** A README section (by default the one on Kafka's tools), from its title to the next `## ` heading. */
+export function readSection(title = SECTION_TITLE, readme = path.join(ROOT, 'README.md')): string {
   const text = readFileSync(readme, 'utf8');
-  const start = text.indexOf(`\n${SECTION_TITLE}\n`);
-  if (start < 0) throw new Error(`README.md has no section "${SECTION_TITLE}"`);
-  const end = text.indexOf('\n## ', start + SECTION_TITLE.length + 2);
+  const start = text.indexOf(`\n${title}\n`);
+  if (start < 0) throw new Error(`README.md has no section "${title}"`);
+  const end = text.indexOf('\n## ', start + title.length + 2);
   return text.slice(start, end < 0 ? undefined : end);
 }
 
@@ -28,6 +31,45 @@ export function readRecipes(section: string): Map<string, Recipe> {
     recipes.set(name, { name, script: match[2]! });
   }
   return recipes;
+}
+
+/** The services' partitioner (kafkajs' DefaultPartitioner, murmur2 as Java's): the partition a key lands on. */
+export function partitionOf(key: string, partitions: number): number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  return partitioner({
+    topic: 'any',
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
+    message: { key, value: null },
+  });
+}
+
+/** Whether `command args...` runs and exits with 0. */
+function succeeds([command, ...args]: readonly string[]): boolean {
+  try {
+    execFileSync(command!, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws, naming the installer, when a client the recipe uses is missing: kcat, psql, or a Python
+ * module in the interpreter the recipes run (`PYTHON`, else Debian's /usr/bin/python3).
+ */
+export function checkClients(recipe: Recipe, env: NodeJS.ProcessEnv = process.env): void {
+  const python = env.PYTHON ?? '/usr/bin/python3';
+  const clients = [
+    { name: 'kcat', uses: /\bkcat\b/, check: ['bash', '-c', 'command -v kcat'] },
+    { name: 'psql', uses: /\bpsql\b/, check: ['bash', '-c', 'command -v psql'] },
+    { name: `the Python module confluent_kafka (in ${python})`, uses: /\b(?:from|import) confluent_kafka\b/, check: [python, '-c', 'import confluent_kafka'] },
+    { name: `the Python module psycopg2 (in ${python})`, uses: /\bimport psycopg2\b/, check: [python, '-c', 'import psycopg2'] },
+  ];
+  for (const client of clients) {
+    if (client.uses.test(recipe.script) && !succeeds(client.check)) {
+      throw new Error(`${client.name} is not installed: run deploy/kafka/install-clients.sh (recipe "${recipe.name}" uses it)`);
+    }
+  }
 }
 
 export interface RecipeResult {
