@@ -8,7 +8,7 @@ import { dlqListCommand, dlqShowCommand, replayCommand, type MessageFilter } fro
 import { deleteCommand, ingestCommand } from './commands/ingest';
 import { searchCommand } from './commands/search';
 import { downCommand, migrateCommand, topicsCreateCommand, upCommand } from './commands/stack';
-import { statusCommand, watchProgress } from './commands/status';
+import { reportProgress, statusCommand, watchProgress } from './commands/status';
 
 const USAGE = `usage: docintel <command> [options]
 
@@ -134,7 +134,10 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
         return await topicsCreateCommand(ctx, { partitions, retryTiers: 3, replicationFactor });
       case 'ingest': {
         const result = await ingestCommand(ctx, rest, { tenant: required(values.tenant, 'tenant'), force: values.force === true });
-        if (values.wait && result.sent.length > 0) await watchProgress(ctx, result.sent);
+        if (values.wait && result.sent.length > 0) {
+          const failed = reportProgress(ctx, await watchProgress(ctx, result.sent));
+          if (failed > 0) throw new Error(`${failed} of ${result.sent.length} documents failed`);
+        }
         return;
       }
       case 'delete':

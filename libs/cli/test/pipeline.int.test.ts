@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { HEADERS, dlqTopic, parseVectorId } from '@docintel/contracts';
@@ -8,6 +8,7 @@ import {
   SERVICE_NAMES,
   deleteCommand,
   ingestCommand,
+  run,
   searchCommand,
   spawnService,
   watchProgress,
@@ -187,6 +188,35 @@ describe.each(['embedded', 'gemini+pinecone'] as const)('pipeline end to end (%s
     const fromDocx = matches.find((m) => m.documentId === sent.find((d) => d.source.endsWith('guide.docx'))!.documentId);
     expect(fromDocx?.headingPath).toEqual(['Kayak Field Guide', 'Safety']);
     expect(fromDocx?.page).toBeUndefined();
+  });
+
+  it('ingest --wait names a failed file, exits non-zero, and sends the failed file again on the next ingest', async () => {
+    const tenant = `w${suffix}`;
+    const folder = path.join(dir, 'with-corrupt');
+    await mkdir(folder, { recursive: true });
+    await writeFile(path.join(folder, 'good-1.md'), '# Good\n\nA paddle float helps a self-rescue.\n');
+    await writeFile(path.join(folder, 'good-2.txt'), 'Spray skirts keep the cockpit dry.\n');
+    // a PDF that is not one: fails for good at fetch
+    await writeFile(path.join(folder, 'broken.pdf'), '%PDF-1.7\nthis is not a PDF body\n');
+    const lines: string[] = [];
+    // run() closes the context it is given, as the command line does: one per command
+    const ingestWait = () => run(['ingest', folder, '--tenant', tenant, '--wait'], new CliContext(ctx.env, (line) => lines.push(line)));
+    await expect(ingestWait()).rejects.toThrow('1 of 3 documents failed');
+    expect(lines).toContainEqual(expect.stringMatching(/^ingested 3 documents \(2 completed, 1 failed; \d+ chunks\) in [\d.]+ s: [\d.]+ documents\/s/));
+    const failure = lines.find((line) => line.startsWith('  failed: '));
+    expect(failure).toContain('broken.pdf');
+    expect(failure).toContain('CORRUPT_DOCUMENT');
+    expect(lines).toContainEqual(expect.stringContaining(`npx docintel status --tenant ${tenant}`));
+
+    // the next ingest leaves the good files alone and sends the failed one again (a new version)
+    lines.length = 0;
+    await expect(ingestWait()).rejects.toThrow('1 of 1 documents failed');
+    expect(lines[0]).toBe(`${tenant}: 3 files, 1 sent (new or changed, 1 of them again after a failure), 2 unchanged`);
+    // nothing failed is left: nothing to send, and the command succeeds
+    await rm(path.join(folder, 'broken.pdf'));
+    lines.length = 0;
+    await expect(ingestWait()).resolves.toBeUndefined();
+    expect(lines).toEqual([`${tenant}: 2 files, 0 sent (new or changed), 2 unchanged`]);
   });
 
   it("rejects a message naming another tenant's document to the DLQ and writes nothing", async () => {

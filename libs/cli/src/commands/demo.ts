@@ -3,11 +3,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliContext } from '../context';
 import { ROOT } from '../paths';
-import { terminalSafe } from '../terminal';
 import { ingestCommand, type IngestedDocument } from './ingest';
 import { searchCommand } from './search';
 import { downCommand, upCommand, type Providers } from './stack';
-import { watchProgress } from './status';
+import { reportProgress, watchProgress } from './status';
 
 /** The sample corpus: a folder per tenant, and a query whose answer sits in one document. */
 export const DEMO_TENANTS = [
@@ -46,14 +45,7 @@ export async function demoCommand(ctx: CliContext, options: { keep: boolean; par
       sent.push(...(await ingestCommand(ctx, [dir], { tenant, force: true })).sent);
     }
     if (sent.length > 0) {
-      const summary = await watchProgress(ctx, sent);
-      const seconds = summary.elapsedMs / 1000;
-      ctx.out(
-        `ingested ${summary.completed} documents (${summary.chunksStored} chunks) in ${seconds.toFixed(1)} s: ` +
-          `${(summary.completed / seconds).toFixed(1)} documents/s, ${(summary.chunksStored / seconds).toFixed(0)} chunks/s`,
-      );
-      failed = summary.failed;
-      for (const failure of summary.failures) ctx.out(terminalSafe(`  failed: ${failure.document.source}: ${failure.code}: ${failure.message}`));
+      failed = reportProgress(ctx, await watchProgress(ctx, sent));
     } else {
       ctx.out('nothing new to ingest: every sample document is already in at its current version');
     }

@@ -60,7 +60,8 @@ export interface IngestOptions {
 
 /**
  * Stores each file as a document of the tenant and produces one `document.ingest` message per new
- * or changed version (with a `queued` status event); an unchanged file does nothing, unless `force`.
+ * or changed version (with a `queued` status event); an unchanged file does nothing, unless `force`
+ * or its version failed (then it is sent again, as a new version).
  */
 export async function ingestCommand(ctx: CliContext, targets: string[], options: IngestOptions): Promise<IngestResult> {
   if (targets.length === 0) throw new Error('ingest needs at least one file or folder');
@@ -68,15 +69,17 @@ export async function ingestCommand(ctx: CliContext, targets: string[], options:
   const sent: IngestedDocument[] = [];
   let unchanged = 0;
   const messages: OutboundMessage[] = [];
+  let retried = 0;
   for (const file of files) {
     const content = await readFile(file);
-    const result = await upsertDocument(ctx.pool, {
-      tenantId: options.tenant,
-      source: file,
-      mimeType: mimeTypeOf(file),
-      content,
-      force: options.force === true,
-    });
+    const input = { tenantId: options.tenant, source: file, mimeType: mimeTypeOf(file), content, force: options.force === true };
+    let result = await upsertDocument(ctx.pool, input);
+    if (!result.changed && (await lastVersionFailed(ctx, options.tenant, result.id, result.version))) {
+      // An unchanged file whose version failed is not done: it goes through again, as a new version
+      // (so that its status starts afresh rather than staying `failed`).
+      result = await upsertDocument(ctx.pool, { ...input, force: true });
+      retried += 1;
+    }
     if (!result.changed) {
       unchanged += 1;
       continue;
@@ -89,9 +92,19 @@ export async function ingestCommand(ctx: CliContext, targets: string[], options:
   }
   await ctx.send(messages);
   if (!options.quiet) {
-    ctx.out(`${terminalSafe(options.tenant)}: ${files.length} files, ${sent.length} sent (new or changed), ${unchanged} unchanged`);
+    const again = retried > 0 ? `, ${retried} of them again after a failure` : '';
+    ctx.out(`${terminalSafe(options.tenant)}: ${files.length} files, ${sent.length} sent (new or changed${again}), ${unchanged} unchanged`);
   }
   return { sent, unchanged };
+}
+
+/** Whether the status of this version of the document says it failed. */
+async function lastVersionFailed(ctx: CliContext, tenantId: string, documentId: string, version: number): Promise<boolean> {
+  const result = await ctx.pool.query<{ state: string }>(
+    'select state from document_status where tenant_id = $1 and document_id = $2 and version = $3',
+    [tenantId, documentId, version],
+  );
+  return result.rows[0]?.state === 'failed';
 }
 
 /** Marks a document deleted and sends the delete through the pipeline, which removes its vectors. */

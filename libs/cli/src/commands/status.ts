@@ -1,7 +1,7 @@
 import type { DocumentState } from '@docintel/contracts';
 import type pg from 'pg';
 import type { CliContext } from '../context';
-import { formatTable } from '../terminal';
+import { formatTable, terminalSafe } from '../terminal';
 import type { IngestedDocument } from './ingest';
 import { stackNotices } from './stack';
 
@@ -98,6 +98,33 @@ export interface ProgressSummary {
   chunksTotal: number;
   elapsedMs: number;
   failures: Array<{ document: IngestedDocument; code: string; message: string }>;
+}
+
+/**
+ * Prints what became of the documents a `watchProgress` waited for: one line with the counts and
+ * rates (documents/s counts every document that ended, completed or failed), then each failed one
+ * with its code and message, and where to see more. Returns the number that failed.
+ */
+export function reportProgress(ctx: CliContext, summary: ProgressSummary): number {
+  const seconds = Math.max(summary.elapsedMs, 1) / 1000;
+  const ended = summary.completed + summary.failed + summary.deleted;
+  ctx.out(
+    `ingested ${ended} documents (${summary.completed} completed, ${summary.failed} failed; ${summary.chunksStored} chunks) ` +
+      `in ${seconds.toFixed(1)} s: ${(ended / seconds).toFixed(1)} documents/s, ${(summary.chunksStored / seconds).toFixed(0)} chunks/s`,
+  );
+  for (const failure of summary.failures) {
+    ctx.out(terminalSafe(`  failed: ${failure.document.source} (${failure.document.documentId}, version ${failure.document.version}): ${failure.code}: ${failure.message}`));
+  }
+  if (summary.failures.length > 0) {
+    const tenants = [...new Set(summary.failures.map((failure) => failure.document.tenantId))];
+    ctx.out(
+      terminalSafe(
+        `  more: \`npx docintel status --tenant ${tenants[0]} <document id>\` (state, stage, error), \`npx docintel dlq --tenant ${tenants[0]}\` (the dead letters)` +
+          `; ingesting a failed file again sends it again`,
+      ),
+    );
+  }
+  return summary.failed;
 }
 
 async function snapshot(pool: pg.Pool, documents: IngestedDocument[]): Promise<Map<string, StatusRow>> {
