@@ -27,7 +27,8 @@ const USAGE = `usage: docintel <command> [options]
                                          (--force: every file as a new version, changed or not)
   delete <document id or path> --tenant T
   status [--tenant T] [document]         states, progress and errors of the latest version of each document
-  search --tenant T [--top K] "text"     top matches in the tenant's namespace
+  search --tenant T [--top K] [--min-score S] "text"
+                                         top matches in the tenant's namespace (those scoring S or more)
   dlq [--topic T] [filters] [--limit N] [--json]
                                          dead letters with their reasons (every DLQ unless --topic ingest|chunks|vectors|status|<name>);
                                          long values are cut, --json prints every key and header exactly
@@ -43,6 +44,16 @@ function int(value: string | undefined, name: string, fallback: number): number 
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`--${name} must be a positive whole number, got "${value}"`);
   return Number(value);
+}
+
+/** A similarity score: a number from -1 to 1. */
+function score(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < -1 || parsed > 1) {
+    throw new Error(`--${name} must be a number from -1 to 1, got "${value}"`);
+  }
+  return parsed;
 }
 
 function required(value: string | undefined, name: string): string {
@@ -86,6 +97,7 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
     options: {
       tenant: { type: 'string', short: 't' },
       top: { type: 'string', short: 'k' },
+      'min-score': { type: 'string' },
       partitions: { type: 'string' },
       'replication-factor': { type: 'string' },
       keep: { type: 'boolean' },
@@ -148,7 +160,11 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
         await statusCommand(ctx, { tenant: values.tenant, document: rest[0] });
         return;
       case 'search':
-        await searchCommand(ctx, rest.join(' '), { tenant: required(values.tenant, 'tenant'), top: int(values.top, 'top', 5) });
+        await searchCommand(ctx, rest.join(' '), {
+          tenant: required(values.tenant, 'tenant'),
+          top: int(values.top, 'top', 5),
+          minScore: score(values['min-score'], 'min-score'),
+        });
         return;
       case 'dlq': {
         if (rest[0] === 'show') {

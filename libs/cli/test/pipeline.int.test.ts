@@ -188,6 +188,13 @@ describe.each(['embedded', 'gemini+pinecone'] as const)('pipeline end to end (%s
     const fromDocx = matches.find((m) => m.documentId === sent.find((d) => d.source.endsWith('guide.docx'))!.documentId);
     expect(fromDocx?.headingPath).toEqual(['Kayak Field Guide', 'Safety']);
     expect(fromDocx?.page).toBeUndefined();
+
+    // a minimum score leaves out the matches below it
+    const best = matches[0]!.score;
+    const above = await searchCommand(ctx, 'buoyancy aid forecast wind tide turn back early', { tenant, top: 5, minScore: best, quiet: true });
+    expect(above.length).toBeGreaterThanOrEqual(1);
+    expect(above.every((match) => match.score >= best)).toBe(true);
+    expect(above.length).toBeLessThan(matches.length);
   });
 
   it('ingest --wait names a failed file, exits non-zero, and sends the failed file again on the next ingest', async () => {
