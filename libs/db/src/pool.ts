@@ -121,26 +121,141 @@ export function toDatabaseError(error: unknown, action: string): unknown {
 }
 
 /**
- * Runs `fn` inside BEGIN/COMMIT on one connection of `pool`, rolling back when it throws. A
- * connection whose rollback fails is destroyed rather than returned to the pool, where it would
- * hand the next caller a broken transaction.
+ * Something calls into the database through: the stage's PostgreSQL circuit breaker (a
+ * `Breaker` of `@docintel/core` is one), so that an outage opens it and the consumer holds.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let releaseError: Error | undefined;
+export interface Guard {
+  fire<T>(work: () => Promise<T>): Promise<T>;
+}
+
+export interface ClientOptions {
+  /** What the caller does, for the message of a DATABASE_UNAVAILABLE. @default 'using a database connection' */
+  action?: string;
+  /**
+   * Runs the checkout of the client, so that a database that cannot be reached counts against it
+   * and an open breaker fails the call at once (`CIRCUIT_OPEN`). Only the checkout: a client may
+   * be held for long (a lock around other work), which a guard's timeout must not cut short.
+   */
+  guard?: Guard;
+}
+
+/** Marks the checked-out client as unfit for reuse: it is destroyed instead of going back to the pool. */
+export type Discard = (reason: unknown) => void;
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** DATABASE_UNAVAILABLE for a client that lost its connection, whatever the driver's error says. */
+function connectionLost(error: unknown, action: string): TransientError {
+  const converted = toDatabaseError(error, action);
+  if (converted instanceof TransientError && converted.code === 'DATABASE_UNAVAILABLE') return converted;
+  const reason = redactText(asError(error).message);
+  return new TransientError('DATABASE_UNAVAILABLE', `database connection lost while ${action}: ${reason}`, { cause: error });
+}
+
+/**
+ * Runs `fn` with a client checked out of `pool`, and gives the client back afterwards. This is the
+ * one way the code checks out a client (transactions, session locks), because a checked-out
+ * client is on its own: the pool listens for the errors of idle clients only, and a client that
+ * loses its connection (a database restart, `pg_terminate_backend`, a dropped network) emits
+ * 'error', which without a listener crashes the process. So, while `fn` runs:
+ *
+ * - the client has an 'error' listener;
+ * - a connection lost at any moment fails the call as `TransientError('DATABASE_UNAVAILABLE')`,
+ *   even if `fn` itself resolved: what the client stood for (a transaction, a lock) did not last
+ *   to the end. Any other error of `fn` is passed on as it is;
+ * - a client whose connection broke, or that `fn` discarded, is destroyed, not returned to the
+ *   pool (where it would hand the next caller a dead connection or a session still holding a
+ *   lock).
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient, discard: Discard) => Promise<T>, options: ClientOptions = {}): Promise<T> {
+  const action = options.action ?? 'using a database connection';
+  let lost: Error | undefined;
+  let discarded: Error | undefined;
+  const onError = (error: Error) => {
+    lost ??= error;
+  };
+  const giveBack = (client: pg.PoolClient) => {
+    const broken = lost ?? discarded;
+    // A destroyed client may still report its socket's end; the listener stays to hear it.
+    if (!broken) client.removeListener('error', onError);
+    client.release(broken);
+  };
+
+  let pending: Promise<pg.PoolClient> | undefined;
+  const checkout = () =>
+    (pending = new Promise<pg.PoolClient>((resolve, reject) => {
+      pool.connect((error, client) => {
+        // converted inside the guard, so that a breaker counting DATABASE_UNAVAILABLE sees it
+        if (error || client === undefined) return reject(asError(toDatabaseError(error ?? new Error('no client'), action)));
+        // Here, not after an await: the server's next message (the FATAL of a shutdown) can come in
+        // the same read as the end of a new connection's handshake, and is emitted before any
+        // promise continuation runs; the pool's own listener is already off the client.
+        client.on('error', onError);
+        resolve(client);
+      });
+    }));
+  let client: pg.PoolClient;
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
+    client = await (options.guard ? options.guard.fire(checkout) : checkout());
+  } catch (error) {
+    // A guard that gave up before the checkout settled (a timeout) must not leak the client.
+    void pending?.then(giveBack, () => undefined);
+    throw toDatabaseError(error, action);
+  }
+
+  try {
+    const result = await fn(client, (reason) => {
+      discarded ??= asError(reason);
+    });
+    if (lost) throw lost;
     return result;
   } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-    } catch (rollbackError) {
-      releaseError = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    }
-    throw error;
+    if (lost) throw connectionLost(isConnectionError(error) ? error : lost, action);
+    if (isConnectionError(error)) discarded ??= asError(error);
+    throw toDatabaseError(error, action);
   } finally {
-    client.release(releaseError);
+    giveBack(client);
   }
+}
+
+/**
+ * Runs `fn` inside BEGIN/COMMIT on one connection of `pool` (through {@link withClient}), rolling
+ * back when it throws. A connection whose rollback fails is destroyed rather than returned to the
+ * pool, where it would hand the next caller a broken transaction.
+ */
+export function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, options: ClientOptions = {}): Promise<T> {
+  return withClient(
+    pool,
+    async (client, discard) => {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(discard);
+        throw error;
+      }
+    },
+    { ...options, action: options.action ?? 'running a transaction' },
+  );
+}
+
+/**
+ * `db` with every query run through `guard` (when there is one), and connection failures turned
+ * into DATABASE_UNAVAILABLE inside it, so that a breaker counting those sees them.
+ */
+export function guardQueryable(db: Queryable, guard?: Guard, action = 'querying PostgreSQL'): Queryable {
+  const run = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
+    try {
+      return await db.query<R>(text, values);
+    } catch (error) {
+      throw toDatabaseError(error, action);
+    }
+  };
+  return {
+    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => (guard ? guard.fire(() => run<R>(text, values)) : run<R>(text, values)),
+  };
 }

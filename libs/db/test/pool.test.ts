@@ -1,5 +1,7 @@
 import { ConfigError, TransientError } from '@docintel/core';
-import { DEFAULT_DATABASE_URL, databaseUrlFromEnv, isConnectionError, redactUrl, toDatabaseError } from '@docintel/db';
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import { DEFAULT_DATABASE_URL, databaseUrlFromEnv, isConnectionError, redactUrl, toDatabaseError, withClient } from '@docintel/db';
 
 describe('databaseUrlFromEnv', () => {
   it('reads DATABASE_URL and falls back to the local server', () => {
@@ -67,5 +69,32 @@ describe('toDatabaseError', () => {
   it('returns any other error unchanged', () => {
     const other = Object.assign(new Error('duplicate key'), { code: '23505' });
     expect(toDatabaseError(other, 'x')).toBe(other);
+  });
+});
+
+describe('withClient (a stand-in pool)', () => {
+  /**
+   * A pool whose client dies in the same tick it is handed over, as when the FATAL of a server
+   * shutdown arrives in the same read as the end of a new connection's handshake: the driver
+   * emits it before any promise continuation could attach a listener.
+   */
+  function dyingPool() {
+    const client = Object.assign(new EventEmitter(), { release: jest.fn(), query: jest.fn() });
+    const pool = {
+      connect: (callback: (error: Error | undefined, client: unknown) => void) => {
+        callback(undefined, client);
+        client.emit('error', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+      },
+    };
+    return { pool: pool as unknown as pg.Pool, client };
+  }
+
+  it('hears an error emitted right after the checkout, fails as DATABASE_UNAVAILABLE and destroys the client', async () => {
+    const { pool, client } = dyingPool();
+    const fn = jest.fn(async () => 'done');
+    await expect(withClient(pool, fn, { action: 'testing' })).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE', retriable: true });
+    expect(client.release).toHaveBeenCalledWith(expect.objectContaining({ code: '57P01' }));
+    // still heard after the release, should the socket report its end too
+    expect(client.listenerCount('error')).toBe(1);
   });
 });

@@ -1,5 +1,4 @@
-import { classifyError, type Breaker } from '@docintel/core';
-import { toDatabaseError, type Queryable } from '@docintel/db';
+import { classifyError } from '@docintel/core';
 import type { KafkaMessage } from 'kafkajs';
 
 /** The PostgreSQL breaker counts lost connections only; a failing statement is not an outage. */
@@ -7,19 +6,8 @@ export function isDatabaseOutage(error: unknown): boolean {
   return classifyError(error).code === 'DATABASE_UNAVAILABLE';
 }
 
-/** Every query through the breaker, with connection failures turned into DATABASE_UNAVAILABLE. */
-export function guardQueryable(db: Queryable, breaker: Breaker): Queryable {
-  return {
-    query: (text, values) =>
-      breaker.fire(async () => {
-        try {
-          return await db.query(text, values);
-        } catch (error) {
-          throw toDatabaseError(error, 'querying PostgreSQL');
-        }
-      }),
-  };
-}
+/** Every query through a guard (the breaker), with connection failures turned into DATABASE_UNAVAILABLE. */
+export { guardQueryable } from '@docintel/db';
 
 /**
  * The document a raw message is about, as an ordering key for concurrent handling; a value that

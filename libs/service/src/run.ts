@@ -17,12 +17,13 @@ import {
   type Registry,
 } from '@docintel/core';
 import { SCHEMAS, topicNames, type TopicNames, type TopicRole } from '@docintel/contracts';
-import { createPool, redactUrl } from '@docintel/db';
+import { createPool, guardQueryable, redactUrl, type Queryable } from '@docintel/db';
 import { StageConsumer, createKafka, createProducer, type StageConsumerOptions } from '@docintel/kafka';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { z } from 'zod';
 import { loadServiceConfig, type ServiceConfig, type ServiceName } from './config';
+import { isDatabaseOutage } from './guard';
 
 /** What a stage gets to build its handler with. */
 export interface ServiceDeps {
@@ -32,7 +33,19 @@ export interface ServiceDeps {
   config: ServiceConfig;
   logger: Logger;
   registry: Registry;
+  /**
+   * The stage's PostgreSQL pool, unguarded. Queries go through {@link ServiceDeps.db}; a client
+   * is checked out with `withClient` / `withTransaction` (`@docintel/db`) and `guard: postgres`.
+   */
   pool: pg.Pool;
+  /**
+   * The stage's PostgreSQL breaker. It counts only DATABASE_UNAVAILABLE (a lost or refused
+   * connection) and opens on the first one, so the message that met the outage is held with the
+   * rest of its partition instead of going to a retry tier.
+   */
+  postgres: Breaker;
+  /** {@link ServiceDeps.pool} with every query through {@link ServiceDeps.postgres}. */
+  db: Queryable;
   producer: Producer;
   topics: TopicNames;
 }
@@ -97,7 +110,11 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     created.onChange((state) => logger.warn('circuit breaker changed state', { breaker: name, state }));
     return created;
   };
-  const deps: ServiceDeps = { env, config, logger, registry, pool, producer, topics, breaker };
+  // Every stage needs PostgreSQL for every message, so one lost connection is an outage: the
+  // breaker opens at once (the consecutive-failure limit is 1), and the consumer holds.
+  const postgres = breaker('postgres', { counts: isDatabaseOutage, consecutiveFailures: 1 });
+  const db = guardQueryable(pool, postgres);
+  const deps: ServiceDeps = { env, config, logger, registry, pool, postgres, db, producer, topics, breaker };
   const handler = await definition.setup(deps);
   await producer.connect();
 

@@ -1,6 +1,6 @@
 import { ConfigError, envOptional, type Env } from '@docintel/core';
 import type { ChunkBatch } from '@docintel/contracts';
-import { toDatabaseError, type Queryable } from '@docintel/db';
+import { guardQueryable, toDatabaseError, withTransaction, type Guard, type Queryable } from '@docintel/db';
 import type { ConsumedMessage } from '@docintel/kafka';
 import type pg from 'pg';
 import type { Producer } from 'kafkajs';
@@ -78,30 +78,30 @@ export class TenantBudgets {
 export class ParkingLot {
   #timer: NodeJS.Timeout | undefined;
   #releasing: Promise<number> | undefined;
+  readonly #db: Queryable;
 
+  /** `guard` (the postgres breaker) runs every query and checkout. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly producer: Producer,
-  ) {}
+    private readonly guard?: Guard,
+  ) {
+    this.#db = guardQueryable(pool, guard, 'parking a message');
+  }
 
   async park(topic: string, message: ConsumedMessage<ChunkBatch>, reason: string, until: number): Promise<void> {
-    try {
-      await this.pool.query(
-        `insert into parked_messages (topic, tenant_id, message_key, message_value, headers, reason, due_at)
-         values ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0))`,
-        [topic, message.value.tenantId, message.key ?? null, Buffer.from(JSON.stringify(message.value)), JSON.stringify(message.headers), reason, until],
-      );
-    } catch (error) {
-      throw toDatabaseError(error, 'parking a message');
-    }
+    await this.#db.query(
+      `insert into parked_messages (topic, tenant_id, message_key, message_value, headers, reason, due_at)
+       values ($1, $2, $3, $4, $5, $6, to_timestamp($7 / 1000.0))`,
+      [topic, message.value.tenantId, message.key ?? null, Buffer.from(JSON.stringify(message.value)), JSON.stringify(message.headers), reason, until],
+    );
   }
 
   /** Puts back every due message (produce first, then delete: a crash between repeats a message, harmlessly). */
   release(): Promise<number> {
-    this.#releasing ??= (async () => {
-      const client = await this.pool.connect();
-      try {
-        await client.query('begin');
+    this.#releasing ??= withTransaction(
+      this.pool,
+      async (client) => {
         const due = await client.query<{ id: string; topic: string; message_key: string | null; message_value: Buffer; headers: Record<string, string> }>(
           'select id, topic, message_key, message_value, headers from parked_messages where due_at <= now() order by id limit 500 for update skip locked',
         );
@@ -115,15 +115,10 @@ export class ParkingLot {
           });
           await client.query('delete from parked_messages where id = any($1::bigint[])', [due.rows.map((r) => r.id)]);
         }
-        await client.query('commit');
         return due.rows.length;
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    })().finally(() => (this.#releasing = undefined));
+      },
+      { action: 'releasing parked messages', guard: this.guard },
+    ).finally(() => (this.#releasing = undefined));
     return this.#releasing;
   }
 

@@ -1,4 +1,4 @@
-import { createRegistry } from '@docintel/core';
+import { createRegistry, TransientError } from '@docintel/core';
 import { contentHash, type ChunkBatch } from '@docintel/contracts';
 import { LocalEmbedder } from '@docintel/embedding';
 import { createProducer, type ConsumedMessage, type OutboundMessage } from '@docintel/kafka';
@@ -95,5 +95,22 @@ describe('tenant daily token budgets', () => {
     expect((JSON.parse(back.value) as ChunkBatch).documentId).toBe('a-2');
     expect((await database.pool.query('select 1 from parked_messages')).rowCount).toBe(0);
     await handler.close?.();
+  });
+
+  it('parks and releases through the postgres breaker: while it is open, nothing reaches the database', async () => {
+    const open = { fire: jest.fn(async () => Promise.reject(new TransientError('CIRCUIT_OPEN', 'postgres is unavailable (circuit open)'))) };
+    const query = jest.spyOn(database.pool, 'query');
+    const connect = jest.spyOn(database.pool, 'connect');
+    try {
+      const parking = new ParkingLot(database.pool, producer, open);
+      await expect(parking.park('chunks', consumed(batch('acme', 'a-3', ['w'])), 'a reason', Date.now())).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+      await expect(parking.release()).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+      expect(open.fire).toHaveBeenCalledTimes(2);
+      expect(query).not.toHaveBeenCalled();
+      expect(connect).not.toHaveBeenCalled();
+    } finally {
+      query.mockRestore();
+      connect.mockRestore();
+    }
   });
 });

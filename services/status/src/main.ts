@@ -1,12 +1,12 @@
 import { envInt } from '@docintel/core';
-import { documentOf, isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
+import { documentOf, main, type ServiceDefinition } from '@docintel/service';
 import { applyStatusEvent } from './repository';
 
 export const statusService: ServiceDefinition<'status'> = {
   name: 'status',
   consumes: 'status',
   setup: async (deps) => {
-    const postgres = deps.breaker('postgres', { counts: isDatabaseOutage });
+    const { postgres } = deps;
     return {
       handle: async (message) => {
         const state = await postgres.fire(() => applyStatusEvent(deps.pool, message.value));

@@ -1,4 +1,4 @@
-import { isConnectionError, toDatabaseError, type Queryable } from '@docintel/db';
+import { toDatabaseError, withClient, type Guard, type Queryable } from '@docintel/db';
 import type pg from 'pg';
 
 /** The store service's own record of each document: latest complete version and delete tombstone. */
@@ -81,35 +81,25 @@ export function markDeletedVersion(db: Queryable, tenantId: string, documentId: 
 /**
  * A cross-process lock per namespace (PostgreSQL advisory lock on a dedicated connection), so a
  * LanceDB table has one writer even while a rebalance briefly gives a partition to two consumers.
+ * The connection is checked out through `guard` (the postgres breaker). A connection lost while
+ * the lock is held fails the call as DATABASE_UNAVAILABLE: the lock did not last to the end of the
+ * work (which is idempotent, so the message's next try writes it again).
  */
-export function advisoryLock(pool: pg.Pool) {
-  return async <T>(namespace: string, work: () => Promise<T>): Promise<T> => {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      throw toDatabaseError(error, 'taking the vector store lock');
-    }
-    const key = `docintel:vectorstore:${namespace}`;
-    // A session that could not unlock must not go back to the pool still holding the lock:
-    // destroying the connection releases it.
-    let broken: Error | undefined;
-    try {
-      await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
-      let result: T;
-      try {
-        result = await work();
-      } finally {
-        await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((error: unknown) => {
-          broken = error instanceof Error ? error : new Error(String(error));
-        });
-      }
-      return result;
-    } catch (error) {
-      broken ??= isConnectionError(error) ? (error as Error) : undefined;
-      throw toDatabaseError(error, 'holding the vector store lock');
-    } finally {
-      client.release(broken);
-    }
-  };
+export function advisoryLock(pool: pg.Pool, guard?: Guard) {
+  return <T>(namespace: string, work: () => Promise<T>): Promise<T> =>
+    withClient(
+      pool,
+      async (client, discard) => {
+        const key = `docintel:vectorstore:${namespace}`;
+        await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
+        try {
+          return await work();
+        } finally {
+          // A session that could not unlock must not go back to the pool still holding the lock:
+          // destroying the connection releases it.
+          await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(discard);
+        }
+      },
+      { action: 'holding the vector store lock', guard },
+    );
 }

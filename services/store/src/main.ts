@@ -1,10 +1,10 @@
 import { envInt } from '@docintel/core';
-import { documentOf, failedStatusOnDeadLetter, guardQueryable, isDatabaseOutage, main, type ServiceDefinition } from '@docintel/service';
+import { documentOf, failedStatusOnDeadLetter, main, type ServiceDefinition } from '@docintel/service';
 import { createVectorStore, loadVectorStoreConfig } from '@docintel/vectorstore';
 import { coalescingStore } from './coalesce';
 import { createStoreHandler } from './handler';
 import { advisoryLock } from './ledger';
-import { loadStoreResilienceConfig, resilientStore } from './resilience';
+import { loadStoreResilienceConfig, resilientStore, vectorStoreOutage } from './resilience';
 
 export const storeService: ServiceDefinition<'vectors'> = {
   name: 'store',
@@ -13,16 +13,16 @@ export const storeService: ServiceDefinition<'vectors'> = {
     const config = loadVectorStoreConfig(deps.env);
     const store = coalescingStore(
       resilientStore(
-        createVectorStore({ ...config, lock: advisoryLock(deps.pool), logger: deps.logger }),
+        createVectorStore({ ...config, lock: advisoryLock(deps.pool, deps.postgres), logger: deps.logger }),
         loadStoreResilienceConfig(deps.env),
         deps.logger,
-        deps.breaker('vectorstore'),
+        // PostgreSQL's failures inside a write (the lock) are the postgres breaker's to count.
+        deps.breaker('vectorstore', { counts: vectorStoreOutage }),
         deps.registry,
       ),
     );
-    const db = guardQueryable(deps.pool, deps.breaker('postgres', { counts: isDatabaseOutage }));
     return {
-      ...createStoreHandler({ topics: deps.topics, db }, store, config.dimension),
+      ...createStoreHandler({ topics: deps.topics, db: deps.db }, store, config.dimension),
       onDeadLetter: failedStatusOnDeadLetter(deps.topics.status, 'store'),
       // Batches of different documents are written together (one LanceDB write for many messages);
       // the batches and the delete of one document keep their order.

@@ -1,4 +1,4 @@
-import { envFraction, envInt, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
+import { classifyError, envFraction, envInt, retrying, TransientError, type Breaker, type Env, type Logger } from '@docintel/core';
 import type { VectorStore } from '@docintel/vectorstore';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
@@ -13,6 +13,16 @@ export interface StoreResilienceConfig {
 export function loadStoreResilienceConfig(env: Env): StoreResilienceConfig {
   const chaosFailureRate = envFraction(env, 'CHAOS_VECTOR_STORE_FAILURE_RATE', 0);
   return { attempts: envInt(env, 'VECTOR_STORE_ATTEMPTS', 3, { min: 1, max: 10 }), chaosFailureRate };
+}
+
+/**
+ * What counts against the vector store's breaker: its retriable failures, but not those of
+ * PostgreSQL inside a write (the namespace lock's DATABASE_UNAVAILABLE, or CIRCUIT_OPEN of the
+ * postgres breaker), which say nothing about the vector store and are the postgres breaker's.
+ */
+export function vectorStoreOutage(error: unknown): boolean {
+  const { retriable, code } = classifyError(error);
+  return retriable && code !== 'DATABASE_UNAVAILABLE' && code !== 'CIRCUIT_OPEN';
 }
 
 /** The store with short in-process retries of its writes (idempotent, so safe to repeat). */

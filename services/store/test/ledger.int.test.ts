@@ -1,6 +1,7 @@
-import { PermanentError } from '@docintel/core';
+import { Breaker, PermanentError, TransientError } from '@docintel/core';
 import { createPool } from '@docintel/db';
-import { createTestDatabase, eventually, type TestDatabase } from '@docintel/testing';
+import { isDatabaseOutage } from '@docintel/service';
+import { createTestDatabase, eventually, testLogger, type TestDatabase } from '@docintel/testing';
 import { advisoryLock, markCompleted, markDeletedVersion, readVersions, recordBatch } from '../src/ledger';
 
 const TENANT = 'acme';
@@ -259,6 +260,46 @@ describe('store ledger', () => {
       ).rejects.toBe(failure);
       expect(await heldLocks()).toBe(0);
       await expect(lock('acme', async () => 42)).resolves.toBe(42);
+    });
+
+    it('fails as DATABASE_UNAVAILABLE when its session is killed while the lock is held, and leaves no lock behind', async () => {
+      // Its own pool: the idle connection error it logs is expected here.
+      const pool = createPool(database.url, { max: 2, applicationName: 'docintel-test-lock-killed', logger: testLogger() });
+      try {
+        const lock = advisoryLock(pool);
+        const work = jest.fn(async () => {
+          const holder = await database.pool.query<{ pid: number }>("select pid from pg_locks where locktype = 'advisory' and granted");
+          await database.pool.query('select pg_terminate_backend($1)', [holder.rows[0]!.pid]);
+          // The server ends the session, and the lock with it: another writer could take it now.
+          await eventually(async () => (await heldLocks()) === 0, { timeoutMs: 10_000, intervalMs: 20, description: 'the lock to go with its session' });
+          return 'written';
+        });
+        const error: unknown = await lock('acme', work).catch((e: unknown) => e);
+        expect(work).toHaveBeenCalledTimes(1);
+        expect(error).toBeInstanceOf(TransientError);
+        expect(error).toMatchObject({ code: 'DATABASE_UNAVAILABLE', message: expect.stringContaining('vector store lock') });
+        // The next write takes the lock on a new session.
+        await expect(lock('acme', async () => heldLocks())).resolves.toBe(1);
+        expect(await heldLocks()).toBe(0);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('takes its connection through the postgres breaker: an unreachable database opens it, and then nothing is tried', async () => {
+      const unreachable = createPool('postgres://postgres@127.0.0.1:1/docintel', { logger: testLogger() });
+      const breaker = new Breaker('postgres', { counts: isDatabaseOutage, consecutiveFailures: 1 });
+      try {
+        const lock = advisoryLock(unreachable, breaker);
+        const work = jest.fn(async () => 'written');
+        await expect(lock('acme', work)).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+        expect(breaker.state).toBe('open');
+        await expect(lock('acme', work)).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+        expect(work).not.toHaveBeenCalled();
+      } finally {
+        breaker.shutdown();
+        await unreachable.end();
+      }
     });
   });
 });
