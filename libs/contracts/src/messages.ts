@@ -7,7 +7,19 @@ import { DOCUMENT_ID_PATTERN, TENANT_ID_PATTERN } from './ids';
  */
 const tenantId = z.string().regex(TENANT_ID_PATTERN, 'tenant id must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit');
 const documentId = z.string().regex(DOCUMENT_ID_PATTERN, 'document id must be 1-200 of A-Z, a-z, 0-9, ., _, : and -');
-const version = z.number().int().min(1);
+
+/**
+ * The largest value of a PostgreSQL `integer` column, where versions, indexes, counts and pages are
+ * stored: a larger number passes JSON but not the database, so the schemas stop it at the edge.
+ */
+export const MAX_STORED_INTEGER = 2_147_483_647;
+
+/** An integer from `min` that a PostgreSQL `integer` column holds. */
+function storedInteger(min: number) {
+  return z.number().int().min(min).max(MAX_STORED_INTEGER, `must be at most ${MAX_STORED_INTEGER} (what the database stores)`);
+}
+
+const version = storedInteger(1);
 
 /** How fetch cuts a document: by structure (`recursive`) or in windows of whole words (`fixed`). */
 export const CHUNK_STRATEGIES = ['fixed', 'recursive'] as const;
@@ -50,10 +62,10 @@ export const ingestRequestSchema = z.object({
 export const MAX_HEADING_DEPTH = 16;
 export const MAX_HEADING_CHARS = 500;
 
-const page = z.number().int().min(1);
+const page = storedInteger(1);
 
 const chunkFields = {
-  index: z.number().int().min(0),
+  index: storedInteger(0),
   text: z.string().min(1),
   /** sha256 of text. */
   hash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -81,10 +93,10 @@ const upsertBatchFields = {
   title: z.string(),
   mimeType: z.string(),
   /** 0-based position of this batch among the document version's batches. */
-  batchIndex: z.number().int().min(0),
+  batchIndex: storedInteger(0),
   /** Set on the last batch, with the totals (fetch learns them only at the end of a stream). */
-  totalBatches: z.number().int().min(1).optional(),
-  totalChunks: z.number().int().min(1).optional(),
+  totalBatches: storedInteger(1).optional(),
+  totalChunks: storedInteger(1).optional(),
 };
 
 const deleteFields = { tenantId, documentId, version, op: z.literal('delete') };
@@ -100,7 +112,7 @@ export const vectorBatchSchema = z.discriminatedUnion('op', [
   z.object({
     ...upsertBatchFields,
     model: z.string().min(1),
-    dimension: z.number().int().min(1),
+    dimension: storedInteger(1),
     chunks: z.array(z.object({ ...chunkFields, vector: z.string().min(1) }).refine(pagesInOrder, pagesInOrderError)).min(1),
   }),
   z.object(deleteFields),
@@ -111,25 +123,41 @@ export type DocumentState = (typeof DOCUMENT_STATES)[number];
 export const STAGES = ['ingest', 'fetch', 'embed', 'store'] as const;
 export type Stage = (typeof STAGES)[number];
 
+/** The latest time an event may name, in epoch ms: JavaScript's last date, which PostgreSQL's timestamps hold too. */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
+
 /** `document.status`: one stage event; the status service folds them into one row per version. */
-export const statusEventSchema = z.object({
-  tenantId,
-  documentId,
-  version,
-  state: z.enum(DOCUMENT_STATES),
-  stage: z.enum(STAGES),
-  /** Epoch milliseconds at the producer. */
-  at: z.number().int(),
-  /** For per-batch events: the batch that reached `state`, and its number of chunks. */
-  batch: z.object({ index: z.number().int().min(0), chunks: z.number().int().min(0) }).optional(),
-  totalBatches: z.number().int().min(0).optional(),
-  totalChunks: z.number().int().min(0).optional(),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
-  /** Set when the event was caused by a replayed message, which may revive a failed version. */
-  replayed: z.boolean().optional(),
-  /** Set while the version waits on something other than work (e.g. its tenant's daily budget). */
-  waiting: z.object({ reason: z.string(), until: z.number().int().optional() }).optional(),
-});
+export const statusEventSchema = z
+  .object({
+    tenantId,
+    documentId,
+    /** The version the event is about; left out only with `rejected`, when the message's own version could not be read. */
+    version: version.optional(),
+    state: z.enum(DOCUMENT_STATES),
+    stage: z.enum(STAGES),
+    /** Epoch milliseconds at the producer. */
+    at: z.number().int(),
+    /** For per-batch events: the batch that reached `state`, and its number of chunks. */
+    batch: z.object({ index: storedInteger(0), chunks: storedInteger(0) }).optional(),
+    totalBatches: storedInteger(0).optional(),
+    totalChunks: storedInteger(0).optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    /** Set when the event was caused by a replayed message, which may revive a failed version. */
+    replayed: z.boolean().optional(),
+    /** Set while the version waits on something other than work (e.g. its tenant's daily budget). */
+    waiting: z.object({ reason: z.string(), until: z.number().int().min(0).max(MAX_TIME_MS).optional() }).optional(),
+    /**
+     * Set on the `failed` event of a message that did not pass validation: its ids were read
+     * leniently from the raw value, so the status service writes it only for a document of that
+     * tenant that exists, and attaches it to the document row's version when the message's own
+     * version is missing, invalid, or beyond the row's.
+     */
+    rejected: z.literal(true).optional(),
+  })
+  .refine((event) => event.version !== undefined || event.rejected === true, {
+    message: 'required (only the event of a rejected message may leave it out)',
+    path: ['version'],
+  });
 
 export type ChunkingOptions = z.infer<typeof chunkingOptionsSchema>;
 export type IngestRequest = z.infer<typeof ingestRequestSchema>;

@@ -1,4 +1,18 @@
-import { HEADERS, chunkBatchSchema, decodeMessage, ingestRequestSchema, vectorBatchSchema, decodeVector, encodeVector, vectorId, parseVectorId, allTopics } from '@docintel/contracts';
+import {
+  HEADERS,
+  MAX_STORED_INTEGER,
+  chunkBatchSchema,
+  decodeMessage,
+  ingestRequestSchema,
+  namedDocument,
+  statusEventSchema,
+  vectorBatchSchema,
+  decodeVector,
+  encodeVector,
+  vectorId,
+  parseVectorId,
+  allTopics,
+} from '@docintel/contracts';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -87,6 +101,67 @@ describe('decodeMessage', () => {
   it('tells chunk batches and deletes apart', () => {
     expect(decodeMessage(chunkBatchSchema, json({ tenantId: 'a', documentId: 'd', version: 1, op: 'delete' }), 'a', {}).op).toBe('delete');
     expect(() => decodeMessage(chunkBatchSchema, json({ tenantId: 'a', documentId: 'd', version: 1, op: 'upsert' }), 'a', {})).toThrow(/chunks/);
+  });
+});
+
+describe('integers the database stores', () => {
+  const chunk = { index: 0, text: 'hello', hash: 'a'.repeat(64) };
+  const upsert = { tenantId: 'a', documentId: 'd', version: 1, op: 'upsert', title: 't', mimeType: 'text/plain', batchIndex: 0, chunks: [chunk] };
+  const status = { tenantId: 'a', documentId: 'd', version: 1, state: 'storing', stage: 'store', at: 1 };
+  const over = MAX_STORED_INTEGER + 1;
+
+  it.each([
+    ['the version of an ingest request', ingestRequestSchema, { tenantId: 'a', documentId: 'd', version: over }, /^value does not match its schema: version: must be at most 2147483647/],
+    ['the batch index', chunkBatchSchema, { ...upsert, batchIndex: over }, /batchIndex: must be at most 2147483647/],
+    ['the total batches', chunkBatchSchema, { ...upsert, totalBatches: over }, /totalBatches: must be at most/],
+    ['the total chunks', chunkBatchSchema, { ...upsert, totalChunks: over }, /totalChunks: must be at most/],
+    ['a chunk index', chunkBatchSchema, { ...upsert, chunks: [{ ...chunk, index: over }] }, /chunks\.0\.index: must be at most/],
+    ['a page', chunkBatchSchema, { ...upsert, chunks: [{ ...chunk, page: over }] }, /chunks\.0\.page: must be at most/],
+    ['a dimension', vectorBatchSchema, { ...upsert, model: 'm', dimension: over, chunks: [{ ...chunk, vector: 'AA==' }] }, /dimension: must be at most/],
+    ['the version of a delete', chunkBatchSchema, { tenantId: 'a', documentId: 'd', version: over, op: 'delete' }, /version: must be at most/],
+    ['a status batch', statusEventSchema, { ...status, batch: { index: 0, chunks: over } }, /batch\.chunks: must be at most/],
+    ['a status total', statusEventSchema, { ...status, totalChunks: over }, /totalChunks: must be at most/],
+    ['a waiting time', statusEventSchema, { ...status, waiting: { reason: 'r', until: 9e15 } }, /waiting\.until: /],
+  ])('rejects %s beyond a PostgreSQL integer, naming the field', (_what, schema, value, message) => {
+    expect(() => decodeMessage(schema as typeof ingestRequestSchema, json(value), 'a', {})).toThrow(message);
+  });
+
+  it('accepts the largest value the columns hold', () => {
+    expect(decodeMessage(ingestRequestSchema, json({ tenantId: 'a', documentId: 'd', version: MAX_STORED_INTEGER }), 'a', {}).version).toBe(MAX_STORED_INTEGER);
+  });
+
+  it('lets only the event of a rejected message leave out its version', () => {
+    const { version: _version, ...noVersion } = status;
+    expect(() => decodeMessage(statusEventSchema, json(noVersion), 'a', {})).toThrow(/version: required/);
+    expect(decodeMessage(statusEventSchema, json({ ...noVersion, state: 'failed', rejected: true }), 'a', {}).version).toBeUndefined();
+  });
+});
+
+describe('namedDocument', () => {
+  const raw = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+
+  it('reads the ids and a valid version of a value that fails its schema', () => {
+    expect(namedDocument(raw({ tenantId: 'acme', documentId: 'd-1', version: 3, chunking: { size: 1 } }), 'acme', { [HEADERS.tenantId]: 'acme' })).toEqual({
+      tenantId: 'acme',
+      documentId: 'd-1',
+      version: 3,
+    });
+  });
+
+  it.each([2 ** 31, 0, 1.5, '3', null])('leaves out a version that is not one (%p)', (version) => {
+    expect(namedDocument(raw({ tenantId: 'acme', documentId: 'd-1', version }), 'acme', {})).toEqual({ tenantId: 'acme', documentId: 'd-1' });
+  });
+
+  it.each([
+    ['not JSON', raw('{oops'), 'acme', {}],
+    ['no value', null, 'acme', {}],
+    ['an array', raw([1]), 'acme', {}],
+    ['a bad tenant id', raw({ tenantId: 'Acme!', documentId: 'd-1' }), undefined, {}],
+    ['a bad document id', raw({ tenantId: 'acme', documentId: 'd#1' }), 'acme', {}],
+    ['a key of another tenant', raw({ tenantId: 'acme', documentId: 'd-1' }), 'globex', {}],
+    ['a header of another tenant', raw({ tenantId: 'acme', documentId: 'd-1' }), 'acme', { [HEADERS.tenantId]: 'globex' }],
+  ] as const)('names nothing for %s', (_what, value, key, headers) => {
+    expect(namedDocument(value, key, headers)).toBeUndefined();
   });
 });
 

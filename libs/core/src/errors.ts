@@ -1,3 +1,5 @@
+import { describeServerError, isServerError, type ServerError } from './sqlstate';
+
 /**
  * Every error the pipeline raises on purpose is a {@link DocintelError}: it carries a stable
  * `code` (from {@link ERROR_CODES}) and a `retriable` decision. The consumer runner decides
@@ -16,6 +18,8 @@ export const ERROR_CODES = [
   'EMPTY_DOCUMENT',
   'DIMENSION_MISMATCH',
   'INVALID_OPTIONS',
+  /** The message was in flight when its consumer's process died, more than once: it is set aside unhandled. */
+  'POISON_CRASH',
   // dependencies: retried
   'DOCUMENT_NOT_READY',
   'DATABASE_UNAVAILABLE',
@@ -81,21 +85,32 @@ export interface ErrorClassification {
   code: ErrorCode;
   retriable: boolean;
   errorClass: string;
+  /** Our own words: this goes into `x-error-message` headers and status rows. */
   message: string;
+  /** The text of an error that was reworded (a database server's message, which can quote row values): for logs only. */
+  logDetail?: string;
 }
 
 /**
  * Finds the first {@link DocintelError} in the cause chain and reports its decision. An error we
  * did not raise ourselves (a bug, a library's TypeError) is `INTERNAL` and retriable: a retry tier
- * costs little, and the DLQ still catches it if it keeps happening.
+ * costs little, and the DLQ still catches it if it keeps happening. When that error is (or is
+ * caused by) a PostgreSQL server error, its message is ours, e.g. `database error 22003
+ * (numeric_value_out_of_range) while handling the message`, and the server's text, which can quote
+ * the values of a row, is kept only in `logDetail`. `action` completes that sentence.
  */
-export function classifyError(error: unknown): ErrorClassification {
+export function classifyError(error: unknown, action = 'handling the message'): ErrorClassification {
   let current: unknown = error;
+  let serverError: (Error & ServerError) | undefined;
   for (let depth = 0; depth < 10 && current !== undefined && current !== null; depth++) {
     if (current instanceof DocintelError) {
       return { code: current.code, retriable: current.retriable, errorClass: current.name, message: current.message };
     }
+    if (serverError === undefined && isServerError(current)) serverError = current;
     current = current instanceof Error ? current.cause : undefined;
+  }
+  if (serverError) {
+    return { code: 'INTERNAL', retriable: true, errorClass: 'DatabaseError', message: describeServerError(serverError, action), logDetail: serverError.message };
   }
   const asError = error instanceof Error ? error : new Error(String(error));
   return { code: 'INTERNAL', retriable: true, errorClass: asError.name, message: asError.message };

@@ -1,4 +1,5 @@
 export * from './errors';
+export * from './sqlstate';
 export * from './config';
 export * from './logger';
 export * from './metrics';

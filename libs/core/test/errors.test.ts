@@ -27,3 +27,37 @@ describe('classifyError', () => {
     expect(new ConfigError('KAFKA_BROKERS', 'is required').message).toBe('KAFKA_BROKERS: is required');
   });
 });
+
+describe('classifyError with a PostgreSQL server error', () => {
+  /** The shape of pg's DatabaseError: the server's text, a SQLSTATE and a severity. */
+  function serverError(code: string, message: string, fields: Record<string, string> = {}): Error {
+    return Object.assign(new Error(message), { name: 'error', code, severity: 'ERROR', ...fields });
+  }
+
+  it('says what failed in our own words, keeping the server text for logs only', () => {
+    const error = serverError('22003', 'value "2147483648" is out of range for type integer');
+    expect(classifyError(error)).toEqual({
+      code: 'INTERNAL',
+      retriable: true,
+      errorClass: 'DatabaseError',
+      message: 'database error 22003 (numeric_value_out_of_range) while handling the message',
+      logDetail: 'value "2147483648" is out of range for type integer',
+    });
+  });
+
+  it('finds it in the cause chain, names table and constraint, and completes the sentence with the action', () => {
+    const inner = serverError('23505', 'duplicate key value violates unique constraint "documents_pkey"', { table: 'documents', constraint: 'documents_pkey' });
+    const classified = classifyError(new Error(`wrapped: ${inner.message}`, { cause: inner }), 'storing a batch');
+    expect(classified.message).toBe('database error 23505 (unique_violation) on table documents, constraint documents_pkey while storing a batch');
+    expect(classified.message).not.toMatch(/duplicate key/);
+  });
+
+  it('names a code it does not list by its class', () => {
+    expect(classifyError(serverError('22P99', 'weird')).message).toBe('database error 22P99 (data_exception) while handling the message');
+  });
+
+  it('keeps the decision of a DocintelError around it', () => {
+    const error = new TransientError('DATABASE_UNAVAILABLE', 'database unavailable while reading', { cause: serverError('57P01', 'terminating connection') });
+    expect(classifyError(error)).toMatchObject({ code: 'DATABASE_UNAVAILABLE', message: 'database unavailable while reading' });
+  });
+});

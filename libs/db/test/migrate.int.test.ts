@@ -5,6 +5,8 @@ import { createPool, migrate } from '@docintel/db';
 import { createTestDatabase, type TestDatabase } from '@docintel/testing';
 
 const TABLES = [
+  'consumer_inflight',
+  'consumer_inflight_batches',
   'document_status',
   'documents',
   'embedding_cache',
@@ -16,7 +18,7 @@ const TABLES = [
   'tenant_token_usage',
   'vector_versions',
 ];
-const VERSIONS = ['001_init', '002_quotas', '003_tenant_budgets'];
+const VERSIONS = ['001_init', '002_quotas', '003_tenant_budgets', '004_consumer_inflight'];
 
 async function tables(db: TestDatabase): Promise<string[]> {
   const { rows } = await db.pool.query<{ name: string }>(

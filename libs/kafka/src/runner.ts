@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { classifyError, DocintelError, type ConsumerMetrics, type ErrorClassification, type Logger } from '@docintel/core';
-import { HEADERS, decodeMessage, readHeaders, retryTopic, type HeaderMap } from '@docintel/contracts';
+import { classifyError, DocintelError, PermanentError, type ConsumerMetrics, type ErrorClassification, type Logger } from '@docintel/core';
+import { HEADERS, decodeMessage, namedDocument, readHeaders, retryTopic, type HeaderMap, type NamedDocument } from '@docintel/contracts';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { z } from 'zod';
 import { attemptOf, routeFailure } from './failure';
+import type { InFlightPartition, InFlightStore } from './inflight';
 import { sendAll, withStandardHeaders, type OutboundMessage } from './outbound';
 
 /** A validated message as a handler sees it. */
@@ -38,6 +39,11 @@ export interface HandlerContext {
 export interface DeadLetterInfo<T> {
   /** The decoded value, when the message got that far. */
   value: T | undefined;
+  /**
+   * When the value did not decode: the document its raw value names, if it names one of the
+   * tenant its key and `tenant-id` header agree on (`namedDocument`). A claim, not a fact.
+   */
+  named?: NamedDocument;
   error: ErrorClassification;
   headers: HeaderMap;
   traceId: string;
@@ -77,9 +83,21 @@ export interface StageConsumerOptions<T extends { tenantId: string }> {
    * again once a breaker lets a probe through.
    */
   gate?: { isOpen(): boolean; onChange(listener: () => void): void };
+  /**
+   * Where the messages in flight are recorded, so that one that kills the process is dead-lettered
+   * (`POISON_CRASH`) instead of killing every process that reads it. Without it, none is recorded.
+   */
+  inFlight?: InFlightStore;
+  /** Deaths of the process with a message in flight after which it is dead-lettered unhandled. @default 2 */
+  deathsBeforeDeadLetter?: number;
+  /** The consumers' session timeout: how long a process that died keeps its partitions. @default 30_000 */
+  sessionTimeoutMs?: number;
 }
 
-type Handled = Array<{ topic: string; message: Message }> | 'hold' | 'stale' | { waitUntil: number };
+/** How long a partition waits before it is read again when the in-flight store failed. */
+const IN_FLIGHT_RETRY_MS = 1_000;
+
+type Handled = Array<{ topic: string; message: Message }> | 'hold' | 'stale' | { waitUntil: number; reason: string };
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -99,6 +117,8 @@ export class StageConsumer<T extends { tenantId: string }> {
   /** Partitions paused because a breaker is open, with their resume functions. */
   #gateHolds: Array<() => void> = [];
   #state: State = 'idle';
+  /** This consumer's life, as its in-flight records name it. */
+  readonly #life = randomUUID();
 
   constructor(options: StageConsumerOptions<T>) {
     this.#options = options;
@@ -106,7 +126,7 @@ export class StageConsumer<T extends { tenantId: string }> {
       if (!options.gate?.isOpen()) this.#releaseGateHolds();
     });
     this.#main = this.#createConsumer(options.groupId, false);
-    this.#retry = options.retryDelaysMs.length > 0 ? this.#createConsumer(`${options.groupId}.retry`, true) : undefined;
+    this.#retry = options.retryDelaysMs.length > 0 ? this.#createConsumer(groupOf(options.groupId, true), true) : undefined;
   }
 
   /** Joined to both groups and able to produce. */
@@ -138,10 +158,11 @@ export class StageConsumer<T extends { tenantId: string }> {
   }
 
   #createConsumer(groupId: string, isRetry: boolean): Consumer {
+    const sessionTimeout = this.#options.sessionTimeoutMs ?? 30_000;
     const consumer = this.#options.kafka.consumer({
       groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       maxBytesPerPartition: this.#options.maxBytesPerPartition ?? 1_048_576,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
       // A resumed retry partition is only fetched again after the long-poll in flight returns.
@@ -186,14 +207,98 @@ export class StageConsumer<T extends { tenantId: string }> {
       }
     }
 
+    if (messages.length === 0) {
+      if (holdUntil !== undefined && this.#state === 'running') this.#hold(payload, batch.topic, batch.partition, holdUntil);
+      return;
+    }
+
+    const store = this.#options.inFlight;
+    const where: InFlightPartition = { groupId: groupOf(this.#options.groupId, isRetry), topic: batch.topic, partition: batch.partition };
+    const last = messages[messages.length - 1]!.offset;
+    // Offsets that earlier lives left in flight (they died), with how many lives each.
+    let suspects = new Map<string, number>();
+    if (store) {
+      if (this.#options.gate?.isOpen()) {
+        this.#pauseAfter(payload, batch.topic, batch.partition, 'hold');
+        return;
+      }
+      try {
+        suspects = await store.begin(where, messages[0]!.offset, last, this.#life);
+      } catch (error) {
+        this.#inFlightFailed(error, where);
+        this.#pauseAfter(payload, batch.topic, batch.partition, this.#inFlightHold());
+        return;
+      }
+    }
+    let committed: string | undefined;
+    try {
+      committed = await this.#handleMessages(consumer, payload, messages, where, suspects, holdUntil, started);
+    } finally {
+      if (store) {
+        await store.end(where, committed, last, this.#life).catch((error: unknown) => this.#inFlightFailed(error, where));
+      }
+    }
+  }
+
+  /** Handles a batch's messages, sends their outputs and commits; returns the offset committed, if any. */
+  async #handleMessages(
+    consumer: Consumer,
+    payload: EachBatchPayload,
+    messages: KafkaMessage[],
+    where: InFlightPartition,
+    suspects: Map<string, number>,
+    holdUntil: number | undefined,
+    started: bigint,
+  ): Promise<string | undefined> {
+    const { batch } = payload;
     const gate = this.#options.gate;
+    const store = this.#options.inFlight;
+    // After a death (records found), one message at a time, each recorded on its own: the next
+    // death then names the one message that caused it, not the batch around it.
+    const careful = suspects.size > 0 ? store : undefined;
+    if (careful) this.#options.logger.warn('messages were in flight when a consumer died; handling them one at a time', { ...where, offsets: [...suspects.keys()] });
+    const deathLimit = this.#options.deathsBeforeDeadLetter ?? 2;
+    // Past the dead consumer's messages, the batch is read again and handled as usual.
+    const lastSuspect = careful ? [...suspects.keys()].reduce((a, b) => (BigInt(a) > BigInt(b) ? a : b)) : undefined;
+    let storeDown = false;
+    // Careful handling stops at the first message that is not done: the rest is read again anyway.
+    let halted = false;
     // kafkajs heartbeats only between batches or when asked; a slow batch (a large document, a
     // provider budget wait) must not cost the group membership.
     const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 3_000);
-    const outputs = await mapOrdered(messages, this.#options.concurrency ?? 1, this.#options.orderingKey, async (message): Promise<Handled> => {
+    const outputs = await mapOrdered(messages, careful ? 1 : (this.#options.concurrency ?? 1), this.#options.orderingKey, async (message): Promise<Handled> => {
       if (!payload.isRunning() || payload.isStale()) return 'stale';
       if (gate?.isOpen()) return 'hold';
-      const result = await this.#handleOne(batch.topic, batch.partition, message, () => payload.heartbeat());
+      const beatNow = () => payload.heartbeat();
+      if (!careful) {
+        const result = await this.#handleOne(batch.topic, batch.partition, message, beatNow);
+        await payload.heartbeat();
+        return result;
+      }
+      if (halted || BigInt(message.offset) > BigInt(lastSuspect!)) return 'stale';
+      if (storeDown) {
+        halted = true;
+        return this.#inFlightHold();
+      }
+      const deaths = suspects.get(message.offset) ?? 0;
+      // Set aside unhandled; its record stays until the dead letter is committed.
+      if (deaths >= deathLimit) return this.#handleOne(batch.topic, batch.partition, message, beatNow, deaths);
+      try {
+        await careful.start(where, message.offset, this.#life);
+      } catch (error) {
+        this.#inFlightFailed(error, where);
+        halted = true;
+        return this.#inFlightHold();
+      }
+      const result = await this.#handleOne(batch.topic, batch.partition, message, beatNow);
+      try {
+        await careful.finish(where, message.offset, this.#life);
+      } catch (error) {
+        // Its result stands; the rest waits, so a death now cannot be blamed on this message.
+        this.#inFlightFailed(error, where);
+        storeDown = true;
+      }
+      if (!Array.isArray(result)) halted = true;
       await payload.heartbeat();
       return result;
     }).finally(() => clearInterval(beat));
@@ -201,22 +306,40 @@ export class StageConsumer<T extends { tenantId: string }> {
     const stop = outputs.findIndex((result) => !Array.isArray(result));
     const handled = stop === -1 ? messages : messages.slice(0, stop);
     await sendAll(this.#options.producer, outputs.slice(0, handled.length).flatMap((result) => (Array.isArray(result) ? result : [])));
-    const last = handled[handled.length - 1];
-    if (last) {
-      payload.resolveOffset(last.offset);
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+    const lastHandled = handled[handled.length - 1];
+    let committed: string | undefined;
+    if (lastHandled) {
+      payload.resolveOffset(lastHandled.offset);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(lastHandled.offset) + 1n).toString() }]);
+      committed = lastHandled.offset;
     }
     this.#options.metrics.handleSeconds.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
 
     const stopped = stop === -1 ? undefined : outputs[stop];
-    if (stopped === 'hold' && this.#state === 'running') {
-      this.#holdForGate(payload, batch.topic, batch.partition);
-    } else if (typeof stopped === 'object' && !Array.isArray(stopped) && this.#state === 'running') {
-      // Rate limited: wait out the Retry-After and read the message again; it is not a failure.
-      this.#hold(payload, batch.topic, batch.partition, stopped.waitUntil, 'rate-limited');
+    if (stopped !== undefined && !Array.isArray(stopped) && stopped !== 'stale') {
+      this.#pauseAfter(payload, batch.topic, batch.partition, stopped);
     } else if (holdUntil !== undefined && handled.length === messages.length && this.#state === 'running') {
       this.#hold(payload, batch.topic, batch.partition, holdUntil);
     }
+    return committed;
+  }
+
+  /** Pauses a partition after a message that said "later": until the gate closes, or for a time. */
+  #pauseAfter(payload: EachBatchPayload, topic: string, partition: number, stopped: 'hold' | { waitUntil: number; reason: string }): void {
+    if (this.#state !== 'running') return;
+    if (stopped === 'hold') this.#holdForGate(payload, topic, partition);
+    // Rate limited, or the in-flight store failed: wait and read the message again; it is not a failure.
+    else this.#hold(payload, topic, partition, stopped.waitUntil, stopped.reason);
+  }
+
+  /** What a message does while the in-flight store fails: it waits, like any outage. */
+  #inFlightHold(): 'hold' | { waitUntil: number; reason: string } {
+    return this.#options.gate?.isOpen() ? 'hold' : { waitUntil: Date.now() + IN_FLIGHT_RETRY_MS, reason: 'in-flight-store' };
+  }
+
+  #inFlightFailed(error: unknown, where: InFlightPartition): void {
+    const classification = classifyError(error, 'recording the messages in flight');
+    this.#options.logger.warn('in-flight record failed; the partition waits', { ...where, code: classification.code, error: classification.message, detail: classification.logDetail });
   }
 
   /** Pauses a partition while a breaker is open; resumed when the gate lets probes through. */
@@ -251,11 +374,13 @@ export class StageConsumer<T extends { tenantId: string }> {
     this.#options.logger.debug('holding retry partition', { topic, partition, until });
   }
 
+  /** Validates and handles one message; with `deaths`, dead-letters it as `POISON_CRASH` instead of handling it. */
   async #handleOne(
     topic: string,
     partition: number,
     message: KafkaMessage,
     heartbeat: () => Promise<void>,
+    deaths?: number,
   ): Promise<Handled> {
     const options = this.#options;
     const headers = readHeaders(message.headers);
@@ -268,6 +393,9 @@ export class StageConsumer<T extends { tenantId: string }> {
       value = decodeMessage(options.schema, message.value, key, headers);
       const documentId = (value as { documentId?: string }).documentId;
       logger = logger.child({ tenantId: value.tenantId, documentId });
+      if (deaths !== undefined) {
+        throw new PermanentError('POISON_CRASH', `the consumer's process died ${deaths} times with this message in flight; it is set aside without being handled`);
+      }
       const consumed: ConsumedMessage<T> = {
         value,
         key,
@@ -294,7 +422,7 @@ export class StageConsumer<T extends { tenantId: string }> {
         const retryAfter = Number((findDocintelError(error)?.details?.retryAfterMs as number | undefined) ?? 1_000);
         options.metrics.messages.inc({ topic: options.topic, outcome: 'held' });
         logger.info('rate limited; waiting before reading the message again', { retryAfterMs: retryAfter });
-        return { waitUntil: Date.now() + Math.max(100, retryAfter) };
+        return { waitUntil: Date.now() + Math.max(100, retryAfter), reason: 'rate-limited' };
       }
       if (classification.code === 'CIRCUIT_OPEN' || (classification.retriable && options.gate?.isOpen())) {
         // An outage, not this message's fault: read it again after the dependency is back.
@@ -312,17 +440,23 @@ export class StageConsumer<T extends { tenantId: string }> {
       if (routing.kind === 'retry') {
         options.metrics.retries.inc({ topic: options.topic, tier: String(routing.tier), code: classification.code });
         options.metrics.messages.inc({ topic: options.topic, outcome: 'retry' });
-        logger.warn('message failed; retrying later', { code: classification.code, error: classification.message, tier: routing.tier });
+        logger.warn('message failed; retrying later', { code: classification.code, error: classification.message, detail: classification.logDetail, tier: routing.tier });
       } else {
         options.metrics.deadLetters.inc({ topic: options.topic, code: classification.code });
         options.metrics.messages.inc({ topic: options.topic, outcome: 'dlq' });
-        logger.error('message dead-lettered', { code: classification.code, error: classification.message, retriable: classification.retriable });
-        const extra = options.onDeadLetter?.({ value, error: classification, headers, traceId }) ?? [];
+        logger.error('message dead-lettered', { code: classification.code, error: classification.message, detail: classification.logDetail, retriable: classification.retriable });
+        const named = value === undefined ? namedDocument(message.value, key, headers) : undefined;
+        const extra = options.onDeadLetter?.({ value, named, error: classification, headers, traceId }) ?? [];
         out.push(...extra.map((msg) => ({ topic: msg.topic, message: withStandardHeaders(msg, traceId) })));
       }
       return out;
     }
   }
+}
+
+/** The group a consumer of the stage reads in: the main group, or its `.retry` group. */
+function groupOf(groupId: string, isRetry: boolean): string {
+  return isRetry ? `${groupId}.retry` : groupId;
 }
 
 function dueAt(message: KafkaMessage): number {

@@ -23,6 +23,7 @@ import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import type { z } from 'zod';
 import { loadServiceConfig, type ServiceConfig, type ServiceName } from './config';
+import { createInFlightStore } from './inflight';
 import { isDatabaseOutage } from './guard';
 
 /** What a stage gets to build its handler with. */
@@ -116,6 +117,9 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
   const db = guardQueryable(pool, postgres);
   const deps: ServiceDeps = { env, config, logger, registry, pool, postgres, db, producer, topics, breaker };
   const handler = await definition.setup(deps);
+  // Which messages are in flight, so that one that kills the process is dead-lettered (POISON_CRASH);
+  // through the PostgreSQL breaker, so an outage holds the partitions as it does for the handlers.
+  const inFlight = createInFlightStore(db);
   await producer.connect();
 
   // Set once the shutdown handlers are installed; a consumer that dies for good takes that path.
@@ -136,6 +140,7 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
     maxBytesPerPartition: handler.maxBytesPerPartition,
     partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
     gate,
+    inFlight,
     onFatal: (error) => void lifecycle.shutdown?.(`consumer stopped: ${errorMessage(error)}`, 1),
   });
   const ops = await startOpsServer({

@@ -32,7 +32,7 @@ describe('createTestDatabase', () => {
     expect(a.name).not.toBe(b.name);
     expect(new URL(a.url).pathname).toBe(`/${a.name}`);
     await expect(a.pool.query('SELECT version FROM schema_migrations ORDER BY 1')).resolves.toMatchObject({
-      rows: [{ version: '001_init' }, { version: '002_quotas' }, { version: '003_tenant_budgets' }],
+      rows: [{ version: '001_init' }, { version: '002_quotas' }, { version: '003_tenant_budgets' }, { version: '004_consumer_inflight' }],
     });
   });
 

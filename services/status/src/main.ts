@@ -10,7 +10,11 @@ export const statusService: ServiceDefinition<'status'> = {
     return {
       handle: async (message) => {
         const state = await postgres.fire(() => applyStatusEvent(deps.pool, message.value));
-        message.logger.debug('status event applied', { event: message.value.state, state, version: message.value.version });
+        if (state === undefined) {
+          message.logger.info('status of a rejected message not written: it names no document of its tenant', { event: message.value.state });
+        } else {
+          message.logger.debug('status event applied', { event: message.value.state, state, version: message.value.version });
+        }
       },
       // Rows of different documents are folded side by side; one document's events keep their order.
       concurrency: envInt(deps.env, 'STATUS_CONCURRENCY', 16, { min: 1, max: 256 }),

@@ -4,13 +4,30 @@ import type pg from 'pg';
 import { nextState } from './fold';
 
 /**
- * Folds one event into its version's row, in one transaction with the row locked: the status
- * service is the only writer of these rows, and replaying an event changes nothing.
+ * The version a rejected message's event goes to, or undefined when it must not be written: its
+ * ids were read from a value that failed validation, so it counts only for a document that exists
+ * and belongs to the event's tenant. Its own version counts when it has one that the document row
+ * has reached; otherwise (missing, invalid, or beyond the row's) the row's version.
  */
-export async function applyStatusEvent(pool: pg.Pool, event: StatusEvent): Promise<DocumentState> {
+async function rejectedVersion(client: pg.PoolClient, event: StatusEvent): Promise<number | undefined> {
+  const found = await client.query<{ tenant_id: string; version: number }>(`select tenant_id, version from documents where id = $1`, [event.documentId]);
+  const row = found.rows[0];
+  if (!row || row.tenant_id !== event.tenantId) return undefined;
+  return event.version !== undefined && event.version <= row.version ? event.version : row.version;
+}
+
+/**
+ * Folds one event into its version's row, in one transaction with the row locked: the status
+ * service is the only writer of these rows, and replaying an event changes nothing. Returns the
+ * row's state, or undefined when the event is a rejected message's that names no document of
+ * its tenant (nothing is written).
+ */
+export async function applyStatusEvent(pool: pg.Pool, event: StatusEvent): Promise<DocumentState | undefined> {
   try {
     return await withTransaction(pool, async (client) => {
-      const key = [event.tenantId, event.documentId, event.version];
+      const version = event.rejected ? await rejectedVersion(client, event) : event.version;
+      if (version === undefined) return undefined;
+      const key = [event.tenantId, event.documentId, version];
       const inserted = await client.query(
         `insert into document_status (tenant_id, document_id, version, state, stage)
          values ($1, $2, $3, $4, $5) on conflict do nothing returning 1`,

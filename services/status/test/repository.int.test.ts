@@ -44,8 +44,8 @@ describe('applyStatusEvent', () => {
     await database.drop();
   });
 
-  async function applyAll(events: StatusEvent[]): Promise<string[]> {
-    const states: string[] = [];
+  async function applyAll(events: StatusEvent[]): Promise<Array<string | undefined>> {
+    const states: Array<string | undefined> = [];
     for (const e of events) states.push(await applyStatusEvent(database.pool, e));
     return states;
   }
@@ -256,6 +256,63 @@ describe('applyStatusEvent', () => {
     await applyAll([queued, fetching, chunked, embedding]);
     await Promise.all([stored0, stored1, stored0, stored1, completed].map((e) => applyStatusEvent(database.pool, e)));
     expect(await rows()).toEqual([completedRow]);
+  });
+});
+
+describe('applyStatusEvent: the failure of a rejected message', () => {
+  let database: TestDatabase;
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+    await database.pool.query(
+      `insert into documents (id, tenant_id, mime_type, version, content, content_sha256) values ($1, $2, 'text/plain', 3, 'x', 'h')`,
+      [DOCUMENT, TENANT],
+    );
+  });
+
+  afterEach(async () => {
+    await database.drop();
+  });
+
+  const rejected = (fields: Partial<StatusEvent> = {}): StatusEvent => ({
+    tenantId: TENANT,
+    documentId: DOCUMENT,
+    state: 'failed',
+    stage: 'fetch',
+    at: 1_700_000_000_000,
+    error: { code: 'SCHEMA_INVALID', message: 'value does not match its schema: version: must be at most 2147483647 (what the database stores)' },
+    rejected: true,
+    ...fields,
+  });
+
+  const statuses = async () =>
+    (
+      await database.pool.query<{ tenant_id: string; document_id: string; version: number; state: string; error_code: string | null }>(
+        'select tenant_id, document_id, version, state, error_code from document_status order by version',
+      )
+    ).rows;
+
+  it('goes to the version of the document row when the message has no readable version', async () => {
+    expect(await applyStatusEvent(database.pool, rejected())).toBe('failed');
+    expect(await statuses()).toEqual([{ tenant_id: TENANT, document_id: DOCUMENT, version: 3, state: 'failed', error_code: 'SCHEMA_INVALID' }]);
+  });
+
+  it('keeps the message own version when the row has reached it, and the row version when not', async () => {
+    await applyStatusEvent(database.pool, rejected({ version: 2 }));
+    await applyStatusEvent(database.pool, rejected({ version: 9 }));
+    expect((await statuses()).map((row) => row.version)).toEqual([2, 3]);
+  });
+
+  it('writes nothing for a document of another tenant, or one that does not exist', async () => {
+    expect(await applyStatusEvent(database.pool, rejected({ tenantId: 'globex' }))).toBeUndefined();
+    expect(await applyStatusEvent(database.pool, rejected({ documentId: 'doc-missing' }))).toBeUndefined();
+    expect(await applyStatusEvent(database.pool, rejected({ tenantId: 'globex', documentId: 'doc-missing', version: 1 }))).toBeUndefined();
+    expect(await statuses()).toEqual([]);
+  });
+
+  it('follows the fold: a completed version stays completed', async () => {
+    await applyStatusEvent(database.pool, { ...completed, version: 3 });
+    expect(await applyStatusEvent(database.pool, rejected())).toBe('completed');
   });
 });
 
