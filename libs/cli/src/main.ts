@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { errorMessage, quietKnownWarnings } from '@docintel/core';
+import { assertSupportedNode, errorMessage, quietKnownWarnings } from '@docintel/core';
 import { CliContext } from './context';
 import { terminalSafe } from './terminal';
 import { demoCommand } from './commands/demo';
@@ -196,13 +196,16 @@ export async function run(argv: string[], ctx = new CliContext(process.env, unde
 /** Runs the command line and exits with its outcome: `node libs/cli/dist/main.js`, and the `docintel` bin. */
 export function main(argv: string[]): void {
   quietKnownWarnings();
-  run(argv).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`docintel: ${terminalSafe(errorMessage(error), { multiline: true })}\n`);
-      process.exit(1);
-    },
-  );
+  Promise.resolve()
+    .then(() => assertSupportedNode('docintel'))
+    .then(() => run(argv))
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`docintel: ${terminalSafe(errorMessage(error), { multiline: true })}\n`);
+        process.exit(1);
+      },
+    );
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -9,3 +9,4 @@ export * from './warnings';
 export * from './retry';
 export * from './breaker';
 export * from './random';
+export * from './runtime';

@@ -1,4 +1,5 @@
 import {
+  assertSupportedNode,
   Breaker,
   BreakerGate,
   createBreakerMetrics,
@@ -182,9 +183,12 @@ export async function startService<R extends TopicRole>(definition: ServiceDefin
 /** Entry point of a service process: start, or log why not and exit 1. */
 export function main<R extends TopicRole>(definition: ServiceDefinition<R>): void {
   quietKnownWarnings();
-  startService(definition).catch((error: unknown) => {
-    // The logger may not exist yet (configuration errors come first), so this goes to stderr as JSON.
-    process.stderr.write(`${JSON.stringify({ level: 'error', service: definition.name, message: 'failed to start', error: errorMessage(error) })}\n`);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => assertSupportedNode(`the ${definition.name} service`))
+    .then(() => startService(definition))
+    .catch((error: unknown) => {
+      // The logger may not exist yet (configuration errors come first), so this goes to stderr as JSON.
+      process.stderr.write(`${JSON.stringify({ level: 'error', service: definition.name, message: 'failed to start', error: errorMessage(error) })}\n`);
+      process.exit(1);
+    });
 }
