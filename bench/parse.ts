@@ -8,7 +8,10 @@
  * document. Options: --text-mb, --pdf-pages, --other-mb, --strategy (recursive | fixed), and
  * --heap-mb N to run each child with a V8 heap limit of N MB (--max-old-space-size): that the 50 MB
  * file still goes through shows the memory a document takes is bounded, whatever RSS V8's lazy
- * collection lets grow when it has room.
+ * collection lets grow when it has room. PDF, DOCX and HTML are parsed in fetch's parse processes
+ * (parse-pool.ts): the table shows their peak RSS beside fetch's. --hostile runs the hostile
+ * inputs of services/fetch/test/fixtures/hostile.ts instead (with fetch's default limits, or
+ * PARSE_MEMORY_MB, PARSE_TIMEOUT_MS, ... from the environment), and shows how each one fails.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,8 @@ import type { HandlerContext, OutboundMessage } from '@docintel/kafka';
 // The service's own modules, built (npm run build); the package exports only its entry point.
 import { loadFetchConfig } from '@docintel/fetch/dist/config.js';
 import { createFetchHandler } from '@docintel/fetch/dist/handler.js';
+import { ParsePool } from '@docintel/fetch/dist/parse-pool.js';
+import { allHostile } from '../services/fetch/test/fixtures/hostile.ts';
 import { writePdf, type PdfTextLine } from '../services/fetch/test/fixtures/pdf-writer.ts';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
@@ -35,6 +40,10 @@ interface Result {
   flushes: number;
   seconds: number;
   peakRssMb: number;
+  /** The largest RSS of a parse process (PDF, DOCX, HTML), sampled every 50 ms; 0 when none ran. */
+  parsePeakRssMb: number;
+  /** The failure's code and message, when the document failed. */
+  error?: string;
 }
 
 const { values } = parseArgs({
@@ -46,19 +55,26 @@ const { values } = parseArgs({
     'pdf-pages': { type: 'string', default: '500' },
     'other-mb': { type: 'string', default: '5' },
     'heap-mb': { type: 'string' },
+    hostile: { type: 'boolean', default: false },
   },
 });
 
 /** In the child: one document through the fetch handler, as the service would handle it. */
 async function handleOne(file: string, mimeType: string, strategy: string): Promise<Result> {
-  if (file === '') return { bytes: 0, chunks: 0, batches: 0, flushes: 0, seconds: 0, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  if (file === '') return { bytes: 0, chunks: 0, batches: 0, flushes: 0, seconds: 0, peakRssMb: process.resourceUsage().maxRSS / 1024, parsePeakRssMb: 0 };
   const content = readFileSync(file);
   const now = new Date();
-  const row = { id: 'bench-doc', tenant_id: 'bench', source: file, title: '', mime_type: mimeType, version: 1, content_sha256: '', deleted_at: null, created_at: now, updated_at: now, content };
-  const db: Queryable = { query: async () => ({ rows: [row], rowCount: 1, command: 'SELECT', oid: 0, fields: [] }) } as unknown as Queryable;
+  const row = { id: 'bench-doc', tenant_id: 'bench', source: file, title: '', mime_type: mimeType, version: 1, content_sha256: '', deleted_at: null, created_at: now, updated_at: now, size: content.length };
+  // The documents table as fetch reads it: the row with its size, then the content in slices.
+  const rows = (list: object[]) => ({ rows: list, rowCount: list.length, command: 'SELECT', oid: 0, fields: [] });
+  const db = {
+    query: async (text: string, params: number[]) => (text.includes('substring') ? rows([{ part: content.subarray(params[1]! - 1, params[1]! - 1 + params[2]!) }]) : rows([row])),
+  } as unknown as Queryable;
   const topics = topicNames();
-  const handler = createFetchHandler({ topics, db }, loadFetchConfig({ CHUNK_STRATEGY: strategy }));
-  const result: Result = { bytes: content.length, chunks: 0, batches: 0, flushes: 0, seconds: 0, peakRssMb: 0 };
+  const config = loadFetchConfig({ ...process.env, CHUNK_STRATEGY: strategy });
+  const parsePool = new ParsePool(config.parsePool);
+  const handler = createFetchHandler({ topics, db, parsePool }, config);
+  const result: Result = { bytes: content.length, chunks: 0, batches: 0, flushes: 0, seconds: 0, peakRssMb: 0, parsePeakRssMb: 0 };
   const queue: OutboundMessage[] = [];
   // Sending is serialising here: the bytes a producer would hand to the broker, then dropped.
   const send = (): void => {
@@ -80,11 +96,20 @@ async function handleOne(file: string, mimeType: string, strategy: string): Prom
   };
   const request: IngestRequest = { tenantId: 'bench', documentId: 'bench-doc', version: 1, op: 'upsert' };
   const logger = createLogger({ service: 'bench-fetch', level: 'warn', stderr: true });
+  // A parse process is started before the clock starts, as it would be in a running service.
+  for await (const block of parsePool.parse('html', Buffer.from('<p>warm-up</p>'), config.limits)) void block;
   const started = performance.now();
-  await handler.handle({ value: request, key: 'bench', headers: {}, topic: topics.ingest, partition: 0, offset: '0', attempt: 0, traceId: 'bench', replayed: false, logger }, context);
-  send(); // what the runner sends after the handler returns
+  try {
+    await handler.handle({ value: request, key: 'bench', headers: {}, topic: topics.ingest, partition: 0, offset: '0', attempt: 0, traceId: 'bench', replayed: false, logger }, context);
+    send(); // what the runner sends after the handler returns
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    result.error = `${code ?? 'error'}: ${message}`;
+  }
   result.seconds = (performance.now() - started) / 1000;
   result.peakRssMb = process.resourceUsage().maxRSS / 1024;
+  result.parsePeakRssMb = parsePool.stats().peakRssBytes / MB;
+  await parsePool.close();
   return result;
 }
 
@@ -94,6 +119,10 @@ function main(): void {
   const otherMb = Number(values['other-mb']);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'docintel-bench-parse-'));
   try {
+    if (values.hostile) {
+      hostile(dir);
+      return;
+    }
     const inputs: [string, string, string][] = [
       [`text ${textMb} MB`, 'text/plain', write(dir, 'big.txt', Buffer.from(plainText(textMb * MB)))],
       [`pdf ${pdfPages} pages`, 'application/pdf', write(dir, 'big.pdf', pdf(pdfPages))],
@@ -106,17 +135,42 @@ function main(): void {
     const heap = values['heap-mb'] === undefined ? '' : `, heap limited to ${values['heap-mb']} MB`;
     console.log(`parse and chunk, strategy ${values.strategy}, default sizes (256 tokens, 32 overlap)${heap}; node ${process.version}, ${os.cpus().length} cores`);
     console.log(`baseline: a fetch-like process that has loaded everything and read nothing peaks at ${baseline.peakRssMb.toFixed(0)} MB RSS\n`);
-    const header = ['input', 'file MB', 'chunks', 'batches', 'flushes', 'seconds', 'MB/s', 'chunks/s', 'peak RSS MB'];
+    const header = ['input', 'file MB', 'chunks', 'batches', 'flushes', 'seconds', 'MB/s', 'chunks/s', 'peak RSS MB', 'parse process MB'];
     const rows = inputs.map(([name, mime, file]) => {
       const r = runChild(file, mime);
-      if (typeof r === 'string') return [name, '', '', '', '', '', '', '', r];
-      return [name, (r.bytes / MB).toFixed(1), String(r.chunks), String(r.batches), String(r.flushes), r.seconds.toFixed(2), (r.bytes / MB / r.seconds).toFixed(1), (r.chunks / r.seconds).toFixed(0), r.peakRssMb.toFixed(0)];
+      if (typeof r === 'string') return [name, '', '', '', '', '', '', '', r, ''];
+      if (r.error !== undefined) return [name, (r.bytes / MB).toFixed(1), '', '', '', r.seconds.toFixed(2), '', '', r.peakRssMb.toFixed(0), parseMb(r), r.error];
+      return [name, (r.bytes / MB).toFixed(1), String(r.chunks), String(r.batches), String(r.flushes), r.seconds.toFixed(2), (r.bytes / MB / r.seconds).toFixed(1), (r.chunks / r.seconds).toFixed(0), r.peakRssMb.toFixed(0), parseMb(r)];
     });
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-    for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+    printTable(header, rows);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The hostile inputs, each in a fetch-like process of its own: how it fails, in what time, at what memory. */
+function hostile(dir: string): void {
+  const config = loadFetchConfig(process.env);
+  const { workers, memoryMb, timeoutMs } = config.parsePool;
+  console.log(`hostile inputs through the fetch handler; ${workers} parse processes of ${memoryMb} MB and ${timeoutMs} ms, MAX_DECOMPRESSED_BYTES ${config.limits.maxDecompressedBytes}, MAX_DECOMPRESSION_RATIO ${config.limits.maxDecompressionRatio}, MAX_EXTRACTED_CHARS ${config.limits.maxExtractedChars}; node ${process.version}, ${os.cpus().length} cores\n`);
+  const header = ['input', 'file MB', 'expands to', 'seconds', 'fetch peak RSS MB', 'parse process MB', 'result'];
+  const rows = allHostile(dir).map((file) => {
+    const r = runChild(file.path, file.mimeType);
+    if (typeof r === 'string') return [file.name, (file.bytes / MB).toFixed(2), file.expands, '', '', '', r];
+    return [file.name, (file.bytes / MB).toFixed(2), file.expands, r.seconds.toFixed(2), r.peakRssMb.toFixed(0), parseMb(r), r.error ?? `accepted: ${r.chunks} chunks`];
+  });
+  printTable(header, rows);
+}
+
+function parseMb(r: Result): string {
+  return r.parsePeakRssMb > 0 ? r.parsePeakRssMb.toFixed(0) : '-';
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  // Numbers (and their headers) to the right, words to the left.
+  const numeric = header.map((_, i) => rows.some((row) => /^[\d.]+$/.test(row[i] ?? '')));
+  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
 }
 
 /** One input in a child process of its own; a failure (out of heap) becomes its reason. */

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'UNSUPPORTED_MEDIA_TYPE',
   'CORRUPT_DOCUMENT',
   'EMPTY_DOCUMENT',
+  // a document passed a parsing limit (memory, time, decompression, extracted text)
+  'PARSE_LIMIT',
   'DIMENSION_MISMATCH',
   'INVALID_OPTIONS',
   /** The message was in flight when its consumer's process died, more than once: it is set aside unhandled. */

@@ -200,6 +200,61 @@ export async function getDocument(db: Queryable, id: string): Promise<Document |
   }
 }
 
+/** A document read to be parsed: its fields and size, and its content when that is within the reader's limit. */
+export interface SizedDocument extends DocumentSummary {
+  /** The content; `undefined` when it is larger than the limit it was read with, and was never read. */
+  content: Buffer | undefined;
+}
+
+/**
+ * Bytes of content per query. The driver receives bytea as hex text, twice the bytes, and holds
+ * a whole result before it parses it: slices keep that to a few MB whatever the document's size.
+ */
+export const CONTENT_SLICE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The document with this id, deleted or not, its size read first: its content is read only when
+ * it is at most `maxContentBytes`, in slices of {@link CONTENT_SLICE_BYTES}, so an oversized row
+ * never reaches the driver at all. The slices are read from the version whose size was read; when
+ * the row changes in between, it is read again. `undefined` if there is none. The caller checks
+ * that it belongs to the tenant it expects.
+ *
+ * @throws TransientError `DATABASE_UNAVAILABLE` when the database cannot be reached.
+ */
+export async function readDocument(db: Queryable, id: string, options: { maxContentBytes: number }): Promise<SizedDocument | undefined> {
+  try {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const result = await db.query<SummaryRow & { size: number }>(`SELECT ${SUMMARY_COLUMNS}, octet_length(content) AS size FROM documents WHERE id = $1`, [id]);
+      const row = result.rows[0];
+      if (!row) return undefined;
+      const document = { ...toSummaryFields(row), size: row.size };
+      if (row.size > options.maxContentBytes) return { ...document, content: undefined };
+      const content = await readContent(db, id, row.version, row.size);
+      if (content) return { ...document, content };
+    }
+  } catch (error) {
+    throw toDatabaseError(error, `reading document ${id}`);
+  }
+  throw new Error(`document ${id} kept changing under ${MAX_ATTEMPTS} attempts to read it`);
+}
+
+/** The content of version `version`, slice by slice; `undefined` when the row changed meanwhile. */
+async function readContent(db: Queryable, id: string, version: number, size: number): Promise<Buffer | undefined> {
+  const content = Buffer.allocUnsafe(size);
+  for (let offset = 0; offset < size; offset += CONTENT_SLICE_BYTES) {
+    const result = await db.query<{ part: Buffer }>(`SELECT substring(content FROM $2 FOR $3) AS part FROM documents WHERE id = $1 AND version = $4`, [
+      id,
+      offset + 1,
+      CONTENT_SLICE_BYTES,
+      version,
+    ]);
+    const part = result.rows[0]?.part;
+    if (part === undefined || part.length !== Math.min(CONTENT_SLICE_BYTES, size - offset)) return undefined;
+    part.copy(content, offset);
+  }
+  return content;
+}
+
 /** The tenant's document from `source`, with its content; `undefined` if there is none. */
 export async function findDocumentBySource(db: Queryable, tenantId: string, source: string): Promise<Document | undefined> {
   try {

@@ -1,13 +1,16 @@
 import { DOCUMENT_ID_PATTERN, sha256Hex } from '@docintel/contracts';
 import { PermanentError, TransientError } from '@docintel/core';
 import {
+  CONTENT_SLICE_BYTES,
   createPool,
   deterministicDocumentId,
   findDocumentBySource,
   getDocument,
   listDocuments,
   markDeleted,
+  readDocument,
   upsertDocument,
+  type Queryable,
   type UpsertDocumentInput,
 } from '@docintel/db';
 import { createTestDatabase, type TestDatabase } from '@docintel/testing';
@@ -167,5 +170,41 @@ describe('documents', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it('readDocument reads the size first, and the content only when it is within the limit', async () => {
+    const { id } = await upsertDocument(db.pool, doc());
+    expect(await readDocument(db.pool, id, { maxContentBytes: 11 })).toMatchObject({ id, tenantId: 'acme', version: 1, size: 11, content: Buffer.from('# Handbook\n') });
+    const over = await readDocument(db.pool, id, { maxContentBytes: 10 });
+    expect(over).toMatchObject({ id, size: 11, content: undefined });
+    expect(await readDocument(db.pool, 'nope', { maxContentBytes: 10 })).toBeUndefined();
+  });
+
+  it('readDocument reads content larger than a slice whole, and an empty one', async () => {
+    const content = Buffer.alloc(2 * CONTENT_SLICE_BYTES + 12_345);
+    for (let i = 0; i + 4 <= content.length; i += 4) content.writeUInt32LE(i, i);
+    const { id } = await upsertDocument(db.pool, doc({ content }));
+    const read = await readDocument(db.pool, id, { maxContentBytes: content.length });
+    expect(read!.content!.equals(content)).toBe(true);
+    const { id: empty } = await upsertDocument(db.pool, doc({ source: 'empty.md', content: Buffer.alloc(0) }));
+    expect((await readDocument(db.pool, empty, { maxContentBytes: 1 }))!.content).toEqual(Buffer.alloc(0));
+  });
+
+  it('readDocument reads the document again when it changes between two slices', async () => {
+    const first = Buffer.alloc(CONTENT_SLICE_BYTES + 1, 1);
+    const second = Buffer.alloc(CONTENT_SLICE_BYTES + 2, 2);
+    const { id } = await upsertDocument(db.pool, doc({ content: first }));
+    let slices = 0;
+    // A writer that stores a new version right after the first slice was read.
+    const racing: Queryable = {
+      query: async (text: string, values?: unknown[]) => {
+        const result = await db.pool.query(text, values);
+        if (text.includes('substring') && ++slices === 1) await upsertDocument(db.pool, doc({ content: second }));
+        return result;
+      },
+    };
+    const read = await readDocument(racing, id, { maxContentBytes: 2 * CONTENT_SLICE_BYTES });
+    expect(read).toMatchObject({ version: 2, size: second.length });
+    expect(read!.content!.equals(second)).toBe(true);
   });
 });

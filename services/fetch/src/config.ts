@@ -1,6 +1,7 @@
 import { ConfigError, envEnum, envInt, type Env } from '@docintel/core';
 import { CHUNK_STRATEGIES } from '@docintel/contracts';
 import { DEFAULT_CHUNK_OPTIONS, MAX_CHUNK_TOKENS, MIN_CHUNK_TOKENS, validateChunkOptions, type ChunkOptions } from './chunk';
+import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSE_POOL, type DocumentLimits, type ParsePoolOptions } from './limits';
 
 export interface FetchConfig {
   /** Default chunking when the ingest request names none; sizes in tokens. */
@@ -16,11 +17,17 @@ export interface FetchConfig {
    * than holding a large document's batches until it is done. @default 1 MiB
    */
   flushBytes: number;
+  /** The parse processes of PDF, DOCX and HTML, and their limits. */
+  parsePool: ParsePoolOptions;
+  /** What parsing one document may make of it. */
+  limits: DocumentLimits;
 }
 
 /**
  * `CHUNK_STRATEGY` (recursive | fixed), `CHUNK_SIZE` and `CHUNK_OVERLAP` (tokens), `CHUNK_BATCH_SIZE`,
- * `CHUNK_BATCH_MAX_CHARS`, `MAX_DOCUMENT_BYTES`, `FETCH_FLUSH_BYTES`.
+ * `CHUNK_BATCH_MAX_CHARS`, `MAX_DOCUMENT_BYTES`, `FETCH_FLUSH_BYTES`; the parse processes'
+ * `PARSE_WORKERS`, `PARSE_MEMORY_MB`, `PARSE_TIMEOUT_MS`; and `MAX_EXTRACTED_CHARS`,
+ * `MAX_DECOMPRESSED_BYTES`, `MAX_DECOMPRESSION_RATIO` (see limits.ts).
  *
  * @throws ConfigError naming the variable
  */
@@ -38,5 +45,16 @@ export function loadFetchConfig(env: Env): FetchConfig {
     batchMaxChars: envInt(env, 'CHUNK_BATCH_MAX_CHARS', 200_000, { min: 1_000, max: 800_000 }),
     maxDocumentBytes: envInt(env, 'MAX_DOCUMENT_BYTES', 50 * 1024 * 1024, { min: 1 }),
     flushBytes: envInt(env, 'FETCH_FLUSH_BYTES', 1024 * 1024, { min: 64 * 1024 }),
+    parsePool: {
+      workers: envInt(env, 'PARSE_WORKERS', DEFAULT_PARSE_POOL.workers, { min: 1, max: 64 }),
+      // An idle parse process takes about 110 MB: less than this leaves nothing to parse with.
+      memoryMb: envInt(env, 'PARSE_MEMORY_MB', DEFAULT_PARSE_POOL.memoryMb, { min: 160 }),
+      timeoutMs: envInt(env, 'PARSE_TIMEOUT_MS', DEFAULT_PARSE_POOL.timeoutMs, { min: 100 }),
+    },
+    limits: {
+      maxExtractedChars: envInt(env, 'MAX_EXTRACTED_CHARS', DEFAULT_DOCUMENT_LIMITS.maxExtractedChars, { min: 1 }),
+      maxDecompressedBytes: envInt(env, 'MAX_DECOMPRESSED_BYTES', DEFAULT_DOCUMENT_LIMITS.maxDecompressedBytes, { min: 1 }),
+      maxDecompressionRatio: envInt(env, 'MAX_DECOMPRESSION_RATIO', DEFAULT_DOCUMENT_LIMITS.maxDecompressionRatio, { min: 1 }),
+    },
   };
 }

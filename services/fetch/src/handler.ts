@@ -2,25 +2,32 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { PermanentError, TransientError } from '@docintel/core';
 import { contentHash, type ChunkingOptions, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
-import { getDocument, type Queryable } from '@docintel/db';
+import { readDocument, type Queryable } from '@docintel/db';
 import type { ConsumedMessage, HandlerContext } from '@docintel/kafka';
 import { statusMessage, type ServiceDeps, type StageHandler } from '@docintel/service';
 import { batchChunks, chunkDocument, validateChunkOptions, type ChunkOptions, type TextChunk } from './chunk';
 import type { FetchConfig } from './config';
+import { documentTooLarge } from './limits';
 import { parseDocument } from './parse';
+import { ParsePool } from './parse-pool';
 
 /**
- * fetch: reads the document row, checks it belongs to the message's tenant, parses and chunks it,
- * and emits the chunks in batches; the last batch carries the totals. Parsing, chunking and
- * batching are one lazy pipeline, and queued batches are sent whenever they pass
- * `config.flushBytes`, so a 500-page PDF or a 50 MB text file takes bounded memory.
+ * fetch: reads the document row (its size first: content over `config.maxDocumentBytes` is never
+ * read), checks it belongs to the message's tenant, parses and chunks it, and emits the chunks in
+ * batches; the last batch carries the totals. Parsing, chunking and batching are one lazy
+ * pipeline, and queued batches are sent whenever they pass `config.flushBytes`, so a 500-page PDF
+ * or a 50 MB text file takes bounded memory. PDF, DOCX and HTML are parsed in a pool of processes
+ * (`config.parsePool`, or `deps.parsePool` when given) under memory and time limits; the handler's
+ * `close` stops a pool it made.
  */
-export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Queryable }, config: FetchConfig): StageHandler<IngestRequest> {
+export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Queryable; parsePool?: ParsePool }, config: FetchConfig): StageHandler<IngestRequest> {
   const { topics, db } = deps;
+  const pool = deps.parsePool ?? new ParsePool(config.parsePool);
   return {
+    ...(deps.parsePool === undefined ? { close: () => pool.close() } : {}),
     handle: async (message: ConsumedMessage<IngestRequest>, context: HandlerContext) => {
       const request = message.value;
-      const document = await getDocument(db, request.documentId);
+      const document = await readDocument(db, request.documentId, { maxContentBytes: config.maxDocumentBytes });
       if (document && document.tenantId !== request.tenantId) {
         // Say nothing about the owner: the message's tenant must not learn whose document it is.
         throw new PermanentError('TENANT_MISMATCH', `document "${request.documentId}" does not belong to tenant "${request.tenantId}"`);
@@ -42,10 +49,11 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
         // The tenant's application produced the message before its database write was visible.
         throw new TransientError('DOCUMENT_NOT_READY', `document "${request.documentId}" is at version ${document.version}, the message names ${request.version}`);
       }
+      if (document.content === undefined) throw documentTooLarge(document.size, config.maxDocumentBytes);
 
       context.emit(statusMessage(topics.status, ref, 'fetching', 'fetch', { replayed: message.replayed }));
       const chunking = chunkingFor(config.chunking, request.chunking);
-      const blocks = parseDocument(document.content, document.mimeType, { maxBytes: config.maxDocumentBytes });
+      const blocks = parseDocument(document.content, document.mimeType, { maxBytes: config.maxDocumentBytes, pool, ...config.limits });
       let firstHeading: string | undefined;
       const chunks = tap(chunkDocument(blocks, chunking), (chunk) => (firstHeading ??= chunk.heading[0]));
       const batches = lookahead(batchChunks(chunks, config.batchMaxChunks, config.batchMaxChars, chunkChars));

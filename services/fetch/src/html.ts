@@ -1,8 +1,10 @@
-import { PermanentError, errorMessage } from '@docintel/core';
+import { DocintelError, PermanentError, errorMessage } from '@docintel/core';
 import { compile, type FormatCallback } from 'html-to-text';
 import mammoth from 'mammoth';
 import { Outline, type Block } from './blocks';
+import { OUT_OF_MEMORY } from './limits';
 import { CONTROL, MARKERS } from './text';
+import { BoundedZip, type InflateLimits } from './zip';
 
 // ---- HTML -------------------------------------------------------------------------------------
 
@@ -77,43 +79,29 @@ const MAMMOTH_OPTIONS = {
 /**
  * A Word document (Office Open XML), through mammoth to HTML: headings are the Heading 1-6
  * (and Title) paragraph styles. DOCX has no fixed pages (they depend on the renderer), so its
- * blocks carry none.
+ * blocks carry none. mammoth reads the archive's parts through {@link BoundedZip}, so what they
+ * inflate to is checked before and counted while they are inflated.
+ *
+ * @throws PermanentError `CORRUPT_DOCUMENT`, `PARSE_LIMIT` (a decompression limit)
  */
-export async function* docxBlocks(content: Buffer): AsyncGenerator<Block> {
+export async function* docxBlocks(content: Buffer, limits: InflateLimits): AsyncGenerator<Block> {
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: content }, MAMMOTH_OPTIONS)).value;
+    const zip = new BoundedZip(content, limits);
+    // mammoth's own input for an opened archive (lib/unzip.js), left out of its typings: it
+    // reads parts by name and never needs the rest. Images are never read (convertImage).
+    const file = {
+      exists: (name: string) => zip.has(name),
+      read: async (name: string, encoding?: string) => {
+        const bytes = zip.read(name);
+        if (encoding === 'base64') return bytes.toString('base64');
+        return encoding ? new TextDecoder(encoding).decode(bytes) : bytes;
+      },
+    };
+    html = (await mammoth.convertToHtml({ file } as unknown as { buffer: Buffer }, MAMMOTH_OPTIONS)).value;
   } catch (error) {
+    if (error instanceof DocintelError || OUT_OF_MEMORY.test(errorMessage(error))) throw error;
     throw new PermanentError('CORRUPT_DOCUMENT', `content is not a readable DOCX: ${errorMessage(error)}`, { cause: error });
   }
   yield* htmlBlocks(html);
-}
-
-/**
- * Whether a ZIP archive's central directory lists `name`, read from the directory itself without
- * unpacking anything; undefined when the directory cannot be found or read (a truncated archive,
- * or ZIP64, which no DOCX within the size limit needs).
- */
-export function zipHasEntry(zip: Buffer, name: string): boolean | undefined {
-  // The end-of-central-directory record: 22 bytes plus a comment of up to 65,535 bytes.
-  const END = 0x06054b50;
-  const ENTRY = 0x02014b50;
-  let end = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === END) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) return undefined;
-  const entries = zip.readUInt16LE(end + 10);
-  let at = zip.readUInt32LE(end + 16);
-  if (entries === 0xffff || at === 0xffffffff) return undefined;
-  for (let n = 0; n < entries; n++) {
-    if (at + 46 > zip.length || zip.readUInt32LE(at) !== ENTRY) return undefined;
-    const nameLength = zip.readUInt16LE(at + 28);
-    if (zip.toString('utf8', at + 46, at + 46 + nameLength) === name) return true;
-    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
-  }
-  return false;
 }

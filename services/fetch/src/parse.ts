@@ -1,9 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { PermanentError } from '@docintel/core';
 import type { Block } from './blocks';
-import { docxBlocks, htmlBlocks, zipHasEntry } from './html';
-import { pdfBlocks } from './pdf';
+import { DEFAULT_DOCUMENT_LIMITS, documentTooLarge, extractedTooMuch, type DocumentLimits } from './limits';
+import { ParsePool } from './parse-pool';
+import type { PooledFormat } from './parse-protocol';
 import { CONTROL, markdownBlocks, plainBlocks } from './text';
+import { zipEntries } from './zip';
 
 export { normaliseWhitespace, type Block } from './blocks';
 
@@ -21,9 +23,29 @@ export const MIME_FORMATS: Readonly<Record<string, DocumentFormat>> = {
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
 };
 
-export interface ParseOptions {
+export interface ParseOptions extends Partial<DocumentLimits> {
   /** Largest accepted content in bytes. @default no limit */
   maxBytes?: number;
+  /**
+   * The parse processes that read PDF, DOCX and HTML. @default one pool for the whole process,
+   * made on first use with the default limits ({@link defaultParsePool})
+   */
+  pool?: ParsePool;
+}
+
+let sharedPool: ParsePool | undefined;
+
+/** The pool used when {@link parseDocument} is given none, made on first use. */
+export function defaultParsePool(): ParsePool {
+  sharedPool ??= new ParsePool();
+  return sharedPool;
+}
+
+/** Stops the processes of {@link defaultParsePool}, if it was made (tests, at the end). */
+export async function closeDefaultParsePool(): Promise<void> {
+  const pool = sharedPool;
+  sharedPool = undefined;
+  await pool?.close();
 }
 
 /** Leading bytes (as latin1) of formats that are sometimes stored under the wrong mime type. */
@@ -38,13 +60,15 @@ const MAGIC: ReadonlyArray<readonly [string, string]> = [
  * Reads stored document bytes as a stream of paragraph blocks under heading paths (with page
  * numbers for PDF). The checks that need no parsing (type, size, magic bytes, UTF-8) run at once
  * and throw from this call; parsing runs as the blocks are read, so a large document is never
- * held as text, and its failures (a corrupt PDF page, no text at all) reject the iteration.
+ * held as text, and its failures (a corrupt PDF page, no text at all, a limit) reject the
+ * iteration. PDF, DOCX and HTML are parsed in the processes of `options.pool`, under their memory
+ * and time limits; the text formats here, a window at a time.
  *
  * @param content the stored bytes; text formats must be UTF-8
  * @param mimeType a key of {@link MIME_FORMATS}, parameters and case ignored
  * @throws PermanentError `UNSUPPORTED_MEDIA_TYPE`, `DOCUMENT_TOO_LARGE`, `CORRUPT_DOCUMENT` (the
- *   content is not of its type, is broken or encrypted), `EMPTY_DOCUMENT` (no text at all) or
- *   `INVALID_OPTIONS`
+ *   content is not of its type, is broken or encrypted), `EMPTY_DOCUMENT` (no text at all),
+ *   `PARSE_LIMIT` (see {@link DocumentLimits} and the pool's limits) or `INVALID_OPTIONS`
  */
 export function parseDocument(content: Buffer, mimeType: string, options: ParseOptions = {}): AsyncGenerator<Block> {
   const type = mimeType.split(';')[0]!.trim().toLowerCase();
@@ -56,33 +80,48 @@ export function parseDocument(content: Buffer, mimeType: string, options: ParseO
   if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0)) {
     throw new PermanentError('INVALID_OPTIONS', `maxBytes must be a positive whole number, got ${maxBytes}`);
   }
-  if (maxBytes !== undefined && content.length > maxBytes) {
-    throw new PermanentError('DOCUMENT_TOO_LARGE', `document is ${content.length} bytes, over the limit of ${maxBytes} bytes`);
+  if (maxBytes !== undefined && content.length > maxBytes) throw documentTooLarge(content.length, maxBytes);
+  const limits: DocumentLimits = {
+    maxExtractedChars: options.maxExtractedChars ?? DEFAULT_DOCUMENT_LIMITS.maxExtractedChars,
+    maxDecompressedBytes: options.maxDecompressedBytes ?? DEFAULT_DOCUMENT_LIMITS.maxDecompressedBytes,
+    maxDecompressionRatio: options.maxDecompressionRatio ?? DEFAULT_DOCUMENT_LIMITS.maxDecompressionRatio,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!(Number.isInteger(value) && value > 0)) throw new PermanentError('INVALID_OPTIONS', `${name} must be a positive whole number, got ${value}`);
   }
+  const pooled = (pooledFormat: PooledFormat) =>
+    (options.pool ?? defaultParsePool()).parse(pooledFormat, content, { maxDecompressedBytes: limits.maxDecompressedBytes, maxDecompressionRatio: limits.maxDecompressionRatio });
+  const read = (blocks: Iterable<Block> | AsyncIterable<Block>, hint = '') => checked(blocks, type, limits.maxExtractedChars, hint);
   switch (format) {
     case 'pdf':
       checkMagic(content, type, '%PDF-');
-      return nonEmpty(pdfBlocks(content), type, ' (a scanned PDF needs OCR, which fetch does not do)');
+      return read(pooled('pdf'), ' (a scanned PDF needs OCR, which fetch does not do)');
     case 'docx':
       checkDocx(content, type);
-      return nonEmpty(docxBlocks(content), type);
+      return read(pooled('docx'));
     case 'html':
       checkText(content, type);
-      return nonEmpty(htmlBlocks(content.toString('utf8')), type);
+      return read(pooled('html'));
     case 'markdown':
       checkText(content, type);
-      return nonEmpty(markdownBlocks(content), type);
+      return read(markdownBlocks(content));
     case 'plain':
       checkText(content, type);
-      return nonEmpty(plainBlocks(content), type);
+      return read(plainBlocks(content));
   }
 }
 
-/** The blocks of `source`, or EMPTY_DOCUMENT at the end when there were none. */
-async function* nonEmpty(source: Iterable<Block> | AsyncIterable<Block>, type: string, hint = ''): AsyncGenerator<Block> {
+/**
+ * The blocks of `source` while their text is within `maxChars` (PARSE_LIMIT past it), or
+ * EMPTY_DOCUMENT at the end when there were none.
+ */
+async function* checked(source: Iterable<Block> | AsyncIterable<Block>, type: string, maxChars: number, hint: string): AsyncGenerator<Block> {
   let blocks = 0;
+  let chars = 0;
   for await (const block of source) {
     blocks++;
+    chars += block.text.length;
+    if (chars > maxChars) throw extractedTooMuch(maxChars);
     yield block;
   }
   if (blocks === 0) throw new PermanentError('EMPTY_DOCUMENT', `document has no text after parsing it as ${type}${hint}`);
@@ -108,7 +147,8 @@ function checkDocx(content: Buffer, type: string): void {
     });
   }
   checkMagic(content, type, 'PK\x03\x04');
-  const hasBody = zipHasEntry(content, 'word/document.xml');
+  const entries = zipEntries(content);
+  const hasBody = entries?.some((entry) => entry.name === 'word/document.xml');
   if (hasBody === undefined) throw new PermanentError('CORRUPT_DOCUMENT', `content is a ZIP archive whose directory cannot be read (truncated?), so it is not a readable ${type}`);
   if (!hasBody) throw new PermanentError('CORRUPT_DOCUMENT', `content is a ZIP archive without word/document.xml, so it is not ${type}`);
 }

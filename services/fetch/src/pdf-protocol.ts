@@ -1,13 +1,7 @@
 /**
- * Messages between the fetch service and its PDF worker thread (pdf-worker.mts). Types only: the
- * worker runs without a build step in tests, where it can import nothing of ours at run time.
+ * What pdf-reader.mts gives: types only, because that file runs without a build step in tests,
+ * where it can import nothing of ours at run time.
  */
-
-/** What the worker gets at start. */
-export interface PdfWorkerData {
-  /** The document; transferred, not copied. */
-  data: Uint8Array;
-}
 
 /** A bookmark of the document's outline, flattened in document order. */
 export interface PdfOutlineEntry {
@@ -27,13 +21,3 @@ export interface PdfLine {
   /** Baseline, in PDF units from the bottom of the page. */
   y: number;
 }
-
-/** The parent asks for one page at a time (1-based), so the worker never runs far ahead. */
-export interface PdfPageRequest {
-  page: number;
-}
-
-export type PdfWorkerMessage =
-  | { type: 'opened'; pages: number; outline: PdfOutlineEntry[] }
-  | { type: 'page'; page: number; lines: PdfLine[] }
-  | { type: 'failed'; reason: 'encrypted' | 'corrupt'; message: string };

@@ -1,117 +1,77 @@
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { PermanentError } from '@docintel/core';
+import { pathToFileURL } from 'node:url';
+import { PermanentError, errorMessage } from '@docintel/core';
 import { Outline, normaliseLine, type Block } from './blocks';
-import type { PdfLine, PdfOutlineEntry, PdfPageRequest, PdfWorkerData, PdfWorkerMessage } from './pdf-protocol';
+import { OUT_OF_MEMORY } from './limits';
+import type { PdfLine, PdfOutlineEntry } from './pdf-protocol';
+import type * as PdfReaderModule from './pdf-reader.mjs';
+
+/** pdf-reader.mts: pdf.js is ESM-only, so it is loaded with import(). */
+type PdfReader = typeof PdfReaderModule;
 
 /**
- * The worker's script: the compiled .mjs next to this file, or under jest (which runs src/) the
- * .mts source itself, which Node runs by stripping its types.
+ * The reader's file: the compiled .mjs next to this file, or under jest (which runs src/) the .mts
+ * source itself, which Node runs by stripping its types.
  */
-const WORKER_FILE = path.join(__dirname, path.extname(__filename) === '.ts' ? 'pdf-worker.mts' : 'pdf-worker.mjs');
+const READER_FILE = path.join(__dirname, path.extname(__filename) === '.ts' ? 'pdf-reader.mts' : 'pdf-reader.mjs');
+let reader: Promise<PdfReader> | undefined;
 
-/** The worker's heap limit: a document that needs more fails with DOCUMENT_TOO_LARGE instead of taking the service down. */
-export const PDF_WORKER_HEAP_MB = 512;
+/** pdf.js, loaded once; a parse process loads it before it says it is ready. */
+export function loadPdfReader(): Promise<PdfReader> {
+  reader ??= import(pathToFileURL(READER_FILE).href) as Promise<PdfReader>;
+  return reader;
+}
 
 /**
- * A PDF's text, page by page, from a worker thread that reads at most one page ahead: a 500-page
- * document is never held as text, only as its bytes. Headings come from the document's bookmarks
- * when it has any (office suites export headings as bookmarks), else from font sizes; every
- * block carries its page.
+ * A PDF's text, page by page, read with pdf.js in this process: in fetch's parse processes
+ * (parse-child.ts), whose memory and time limits bound what a hostile document can take. Pages are
+ * read as the blocks are, so a 500-page document is never held as text, only as its bytes.
+ * Headings come from the document's bookmarks when it has any (office suites export headings as
+ * bookmarks), else from font sizes; every block carries its page.
  *
- * @throws PermanentError `CORRUPT_DOCUMENT` (unreadable, or encrypted with a password),
- *   `DOCUMENT_TOO_LARGE` (parsing needs more than {@link PDF_WORKER_HEAP_MB} of heap)
+ * @throws PermanentError `CORRUPT_DOCUMENT` (unreadable, or encrypted with a password)
  */
 export async function* pdfBlocks(content: Buffer): AsyncGenerator<Block> {
-  const worker = new PdfWorker(content);
+  const pdf = await loadPdfReader();
+  let doc: PdfReaderModule.PDFDocumentProxy;
+  let outline: PdfOutlineEntry[];
   try {
-    const opened = await worker.next();
-    if (opened.type !== 'opened') throw failure(opened);
-    const layout = new PdfLayout(opened.outline);
-    if (opened.pages > 0) worker.request(1);
-    for (let page = 1; page <= opened.pages; page++) {
-      const answer = await worker.next();
-      if (answer.type !== 'page' || answer.page !== page) throw failure(answer, page);
-      // The worker reads the next page while this one is cut into chunks.
-      if (page < opened.pages) worker.request(page + 1);
-      yield* layout.page(page, answer.lines);
+    // A copy pdf.js can own: the Buffer may share its memory with other Buffers.
+    doc = await pdf.openPdf(new Uint8Array(content));
+  } catch (error) {
+    throw failure(pdf, error);
+  }
+  try {
+    try {
+      outline = await pdf.outlineOf(doc);
+    } catch (error) {
+      throw failure(pdf, error);
+    }
+    const layout = new PdfLayout(outline);
+    for (let page = 1; page <= doc.numPages; page++) {
+      let lines: PdfLine[];
+      try {
+        lines = await pdf.linesOf(doc, page);
+        await pdf.afterPage(doc, page);
+      } catch (error) {
+        throw failure(pdf, error, page);
+      }
+      yield* layout.page(page, lines);
     }
     yield* layout.finish();
   } finally {
-    await worker.close();
+    await doc.loadingTask.destroy();
   }
 }
 
-function failure(message: PdfWorkerMessage, page?: number): Error {
-  if (message.type !== 'failed') return new Error(`the PDF worker answered ${message.type} out of turn`);
-  if (message.reason === 'encrypted') {
+function failure(pdf: PdfReader, error: unknown, page?: number): unknown {
+  // Out of memory is the process's limit, not a broken document: the pool reports it.
+  if (OUT_OF_MEMORY.test(errorMessage(error))) return error;
+  if (pdf.isPasswordError(error)) {
     return new PermanentError('CORRUPT_DOCUMENT', 'PDF is encrypted: it needs a password to open; send it without one', { details: { encrypted: true } });
   }
   const where = page === undefined ? 'content is not a readable PDF' : `page ${page} of the PDF cannot be read`;
-  return new PermanentError('CORRUPT_DOCUMENT', `${where}: ${message.message}`);
-}
-
-/** One worker thread and its messages, read in order. */
-class PdfWorker {
-  readonly #worker: Worker;
-  readonly #inbox: PdfWorkerMessage[] = [];
-  #waiting: { resolve: (message: PdfWorkerMessage) => void; reject: (error: Error) => void } | undefined;
-  #error: Error | undefined;
-  #closed = false;
-
-  constructor(content: Buffer) {
-    // A copy the worker can own: the Buffer may share its memory with other Buffers.
-    const data = new Uint8Array(content);
-    const workerData: PdfWorkerData = { data };
-    this.#worker = new Worker(WORKER_FILE, {
-      workerData,
-      transferList: [data.buffer],
-      resourceLimits: { maxOldGenerationSizeMb: PDF_WORKER_HEAP_MB },
-    });
-    this.#worker.on('message', (message: PdfWorkerMessage) => {
-      if (this.#waiting) {
-        this.#waiting.resolve(message);
-        this.#waiting = undefined;
-      } else {
-        this.#inbox.push(message);
-      }
-    });
-    this.#worker.on('error', (error: Error & { code?: string }) => {
-      this.#fail(
-        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? new PermanentError('DOCUMENT_TOO_LARGE', `parsing the PDF needs more than ${PDF_WORKER_HEAP_MB} MB`, { cause: error })
-          : error,
-      );
-    });
-    this.#worker.on('exit', (code) => {
-      if (!this.#closed) this.#fail(new Error(`the PDF worker exited with code ${code}`));
-    });
-  }
-
-  next(): Promise<PdfWorkerMessage> {
-    const message = this.#inbox.shift();
-    if (message !== undefined) return Promise.resolve(message);
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
-  }
-
-  request(page: number): void {
-    const request: PdfPageRequest = { page };
-    this.#worker.postMessage(request);
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#worker.terminate();
-  }
-
-  #fail(error: Error): void {
-    this.#error ??= error;
-    this.#waiting?.reject(this.#error);
-    this.#waiting = undefined;
-  }
+  return new PermanentError('CORRUPT_DOCUMENT', `${where}: ${errorMessage(error)}`, { cause: error });
 }
 
 /** A line at least this much larger than the body text is a heading (when there are no bookmarks). */

@@ -1,7 +1,7 @@
-import { PermanentError } from '@docintel/core';
 import type { Block } from '../src/blocks';
 import { DEFAULT_CHUNK_OPTIONS, batchChunks, chunkDocument, validateChunkOptions, type ChunkOptions, type TextChunk } from '../src/chunk';
 import { countTokens, unitsOf } from '../src/tokens';
+import { errorOf } from './fixtures/errors';
 
 interface Section {
   heading: string[];
@@ -30,16 +30,6 @@ const chunksOf = async (blocks: Iterable<Block>, options: Partial<ChunkOptions>)
   all(chunkDocument(blocks, { ...DEFAULT_CHUNK_OPTIONS, ...options }));
 const textsOf = async (blocks: Iterable<Block>, options: Partial<ChunkOptions>): Promise<string[]> =>
   (await chunksOf(blocks, options)).map((c) => c.text);
-
-function errorOf(fn: () => unknown): PermanentError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof PermanentError) return error;
-    throw error;
-  }
-  throw new Error('expected a PermanentError, but nothing was thrown');
-}
 
 const VOCABULARY = 'a an the of to pipeline tenant vector embedding document kafka partition offset retry chunk overlap boundary sentence paragraph deterministic streaming'.split(' ');
 const LONGEST_WORD = Math.max(...VOCABULARY.map((w) => w.length));

@@ -10,8 +10,23 @@ describe('loadFetchConfig', () => {
       batchMaxChars: 200_000,
       maxDocumentBytes: 50 * 1024 * 1024,
       flushBytes: 1024 * 1024,
+      parsePool: { workers: 2, memoryMb: 512, timeoutMs: 30_000 },
+      limits: { maxExtractedChars: 64 * 1024 * 1024, maxDecompressedBytes: 128 * 1024 * 1024, maxDecompressionRatio: 100 },
     });
     expect(loadFetchConfig({ CHUNK_STRATEGY: 'fixed', CHUNK_SIZE: '512', CHUNK_OVERLAP: '64' }).chunking).toEqual({ strategy: 'fixed', size: 512, overlap: 64 });
+    expect(
+      loadFetchConfig({
+        PARSE_WORKERS: '4',
+        PARSE_MEMORY_MB: '1024',
+        PARSE_TIMEOUT_MS: '5000',
+        MAX_EXTRACTED_CHARS: '1000000',
+        MAX_DECOMPRESSED_BYTES: '1048576',
+        MAX_DECOMPRESSION_RATIO: '20',
+      }),
+    ).toMatchObject({
+      parsePool: { workers: 4, memoryMb: 1024, timeoutMs: 5000 },
+      limits: { maxExtractedChars: 1_000_000, maxDecompressedBytes: 1_048_576, maxDecompressionRatio: 20 },
+    });
     // A small size alone keeps the default overlap within it.
     expect(loadFetchConfig({ CHUNK_SIZE: '40' }).chunking).toEqual({ strategy: 'recursive', size: 40, overlap: 20 });
   });
@@ -23,6 +38,13 @@ describe('loadFetchConfig', () => {
     [{ CHUNK_SIZE: '100', CHUNK_OVERLAP: '100' }, 'CHUNK_OVERLAP'],
     [{ CHUNK_STRATEGY: 'fixed', CHUNK_SIZE: '100', CHUNK_OVERLAP: '51' }, 'CHUNK_OVERLAP'],
     [{ FETCH_FLUSH_BYTES: '10' }, 'FETCH_FLUSH_BYTES'],
+    [{ PARSE_WORKERS: '0' }, 'PARSE_WORKERS'],
+    [{ PARSE_MEMORY_MB: '64' }, 'PARSE_MEMORY_MB'],
+    [{ PARSE_MEMORY_MB: '1.5' }, 'PARSE_MEMORY_MB'],
+    [{ PARSE_TIMEOUT_MS: '10' }, 'PARSE_TIMEOUT_MS'],
+    [{ MAX_EXTRACTED_CHARS: '0' }, 'MAX_EXTRACTED_CHARS'],
+    [{ MAX_DECOMPRESSED_BYTES: 'lots' }, 'MAX_DECOMPRESSED_BYTES'],
+    [{ MAX_DECOMPRESSION_RATIO: '0' }, 'MAX_DECOMPRESSION_RATIO'],
   ])('rejects %j naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -3,10 +3,12 @@ import path from 'node:path';
 import AdmZip from 'adm-zip';
 import { PermanentError } from '@docintel/core';
 import { DEFAULT_CHUNK_OPTIONS, chunkDocument, type ChunkOptions, type TextChunk } from '../src/chunk';
-import { parseDocument } from '../src/parse';
+import { closeDefaultParsePool, parseDocument } from '../src/parse';
 import { writePdf } from './fixtures/pdf-writer';
 
 // The fixtures are made by fixtures/make-fixtures.sh (LibreOffice); see there.
+// PDF, DOCX and HTML are parsed in the default pool's processes.
+afterAll(() => closeDefaultParsePool());
 const fixture = (name: string): Buffer => readFileSync(path.join(__dirname, 'fixtures', name));
 const PDF = 'application/pdf';
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
@@ -120,7 +122,7 @@ describe('PDF', () => {
     expect(error.retriable).toBe(false);
   });
 
-  it('stops its worker when the reader stops early', async () => {
+  it('stops its parse process when the reader stops early', async () => {
     const blocks = parseDocument(writePdf(Array.from({ length: 50 }, () => [{ text: 'Some text.' }])), PDF);
     expect((await blocks.next()).value).toMatchObject({ page: 1 });
     await blocks.return(undefined);

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chunkBatchSchema, topicNames, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
 import { upsertDocument } from '@docintel/db';
@@ -6,6 +7,8 @@ import type { ConsumedMessage, HandlerContext, OutboundMessage } from '@docintel
 import { createTestDatabase, testLogger, type TestDatabase } from '@docintel/testing';
 import { loadFetchConfig, type FetchConfig } from '../src/config';
 import { createFetchHandler } from '../src/handler';
+import { ParsePool } from '../src/parse-pool';
+import { DOCX_MIME, docxOfTinyParagraphs, pdfWithFlateBomb } from './fixtures/hostile';
 import { writePdf } from './fixtures/pdf-writer';
 
 const TENANT = 'acme';
@@ -47,6 +50,18 @@ function recordingContext(withFlush = true): HandlerContext & { emitted: Outboun
 const batchesOf = (emitted: OutboundMessage[]): UpsertChunkBatch[] =>
   emitted.filter((m) => m.topic === topics.chunks).map((m) => chunkBatchSchema.parse(m.value) as UpsertChunkBatch);
 
+// One pool for the file, small on memory so that a bomb trips it quickly; the handlers share it.
+let pool: ParsePool;
+let dir: string;
+beforeAll(() => {
+  pool = new ParsePool({ workers: 2, memoryMb: 256, timeoutMs: 20_000 });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'docintel-fetch-handler-'));
+});
+afterAll(async () => {
+  await pool.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 describe('fetch handler', () => {
   let db: TestDatabase;
   let config: FetchConfig;
@@ -59,7 +74,7 @@ describe('fetch handler', () => {
 
   async function ingest(source: string, mimeType: string, content: Buffer, request: Partial<IngestRequest> = {}, context = recordingContext()) {
     const { id, version } = await upsertDocument(db.pool, { tenantId: TENANT, source, mimeType, content });
-    const handler = createFetchHandler({ topics, db: db.pool }, config);
+    const handler = createFetchHandler({ topics, db: db.pool, parsePool: pool }, config);
     await handler.handle(consumed({ tenantId: TENANT, documentId: id, version, op: 'upsert', ...request }), context);
     return { context, batches: batchesOf(context.emitted) };
   }
@@ -135,4 +150,51 @@ describe('fetch handler', () => {
     expect(context.flushedAt).toEqual([]);
     expect(batchesOf(context.emitted)).toEqual([]);
   });
+
+  it('refuses a row over MAX_DOCUMENT_BYTES from its size alone: 280 MB never reach the driver', async () => {
+    const { id, version } = await upsertDocument(db.pool, { tenantId: TENANT, source: '/docs/huge.txt', mimeType: 'text/plain', content: Buffer.from('small') });
+    // Made by the server itself: as a query parameter it would be a 560 MB hex string, past V8's limit.
+    await db.pool.query(`UPDATE documents SET content = convert_to(repeat('a', 280000000), 'UTF8') WHERE id = $1`, [id]);
+    const before = process.memoryUsage.rss();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+    const context = recordingContext();
+    const handler = createFetchHandler({ topics, db: db.pool, parsePool: pool }, config);
+    try {
+      await expect(handler.handle(consumed({ tenantId: TENANT, documentId: id, version, op: 'upsert' }), context)).rejects.toMatchObject({
+        code: 'DOCUMENT_TOO_LARGE',
+        retriable: false,
+        message: 'document is 280000000 bytes, over the limit of 52428800 bytes',
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    console.log(`a 280 MB row refused: this process's RSS grew by ${((peak - before) / 1024 / 1024).toFixed(1)} MB`);
+    expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+    expect(batchesOf(context.emitted)).toEqual([]);
+  }, 60_000);
+
+  it('reads content within the limit in slices, whole', async () => {
+    // 21 MB: three slices of the database read; every paragraph numbered so none can go missing.
+    const paragraphs = Array.from({ length: 600_000 }, (_, i) => `Paragraph ${i} is about kayaks.`);
+    const text = Buffer.from(paragraphs.join('\n\n'));
+    expect(text.length).toBeGreaterThan(2 * 8 * 1024 * 1024);
+    config = { ...config, batchMaxChunks: 1000, batchMaxChars: 800_000, flushBytes: 64 * 1024 * 1024 };
+    const { batches } = await ingest('/docs/long.txt', 'text/plain', text);
+    const chunks = batches.flatMap((b) => b.chunks);
+    const joined = chunks.map((c) => c.text).join('\n\n');
+    for (let i = 0; i < paragraphs.length; i += 997) expect(joined).toContain(`Paragraph ${i} is about kayaks.`);
+    expect(chunks.at(-1)!.text.endsWith('Paragraph 599999 is about kayaks.')).toBe(true);
+  }, 60_000);
+
+  it.each([
+    ['a DOCX of 300 MB of tiny paragraphs', DOCX_MIME, () => readFileSync(docxOfTinyParagraphs(dir).path), 'MAX_DECOMPRESSED_BYTES'],
+    ['a PDF with a 1 GiB Flate stream', 'application/pdf', () => readFileSync(pdfWithFlateBomb(dir).path), 'PARSE_MEMORY_MB'],
+  ])('fails %s with PARSE_LIMIT, emitting nothing, and reads the next document', async (_name, mimeType, content, limit) => {
+    const context = recordingContext();
+    await expect(ingest('/docs/hostile', mimeType, content(), {}, context)).rejects.toMatchObject({ code: 'PARSE_LIMIT', retriable: false, details: { limit } });
+    expect(batchesOf(context.emitted)).toEqual([]);
+    const { batches } = await ingest('/docs/guide.docx', DOCX_MIME, fixture('guide.docx'));
+    expect(batches[0]).toMatchObject({ title: 'Kayak Field Guide', totalChunks: 6 });
+  }, 60_000);
 });

@@ -1,5 +1,8 @@
 import { PermanentError } from '@docintel/core';
-import { normaliseWhitespace, parseDocument, type Block } from '../src/parse';
+import { closeDefaultParsePool, normaliseWhitespace, parseDocument, type Block } from '../src/parse';
+
+// HTML is parsed in the default pool's processes.
+afterAll(() => closeDefaultParsePool());
 
 interface Parsed {
   /** The text of every section, paragraphs apart. */

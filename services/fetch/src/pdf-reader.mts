@@ -1,34 +1,28 @@
 /**
- * The PDF worker thread: opens one document with pdf.js and sends its text a page at a time, when
- * asked. It runs in a thread of its own because pdf.js is CPU-bound (the service's event loop must
- * stay free for Kafka heartbeats), because the thread's heap limit bounds what a hostile document
- * can take, and because pdf.js is ESM-only: a real thread can import it where jest's CommonJS
- * runtime cannot. This file must stay runnable by Node's type stripping (tests run it from
- * src/): erasable TypeScript only, and no run-time imports of our own modules.
+ * pdf.js, for the parse processes (parse-child.ts): opens one document and reads its outline and
+ * the text of its pages. It is ESM because pdf.js is ESM-only, loaded with import() from the
+ * CommonJS parse process. This file must stay runnable by Node's type stripping (tests run it
+ * from src/): erasable TypeScript only, and no run-time imports of our own modules.
  */
 import { createRequire } from 'node:module';
-import { parentPort, workerData } from 'node:worker_threads';
 import { getDocument, type PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
-import type { PdfLine, PdfOutlineEntry, PdfPageRequest, PdfWorkerData, PdfWorkerMessage } from './pdf-protocol.js';
+import type { PdfLine, PdfOutlineEntry } from './pdf-protocol.js';
+
+export type { PDFDocumentProxy };
 
 /** Bookmarks beyond these are ignored: they travel with every chunk, and a hostile outline could be huge. */
 const MAX_OUTLINE_ENTRIES = 10_000;
 const MAX_OUTLINE_DEPTH = 16;
-/** See the page handler below. */
+/** See afterPage. */
 const CLEANUP_EVERY_PAGES = 20;
 
-const port = parentPort!;
-const post = (message: PdfWorkerMessage): void => port.postMessage(message);
-
 /** pdf.js's exceptions are plain objects with a name; PasswordException means it needs a password. */
-function failure(error: unknown): PdfWorkerMessage {
-  const name = (error as { name?: unknown } | null)?.name;
-  const message = error instanceof Error ? error.message : String(error);
-  return { type: 'failed', reason: name === 'PasswordException' ? 'encrypted' : 'corrupt', message };
+export function isPasswordError(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'PasswordException';
 }
 
-async function open(): Promise<PDFDocumentProxy> {
-  const { data } = workerData as PdfWorkerData;
+/** Opens a document; pdf.js may take over `data` (it is not copied). */
+export async function openPdf(data: Uint8Array): Promise<PDFDocumentProxy> {
   return getDocument({
     data,
     // Metrics of the 14 standard fonts, which documents use without embedding them; pdf.js reads
@@ -42,7 +36,7 @@ async function open(): Promise<PDFDocumentProxy> {
   }).promise;
 }
 
-async function outlineOf(doc: PDFDocumentProxy): Promise<PdfOutlineEntry[]> {
+export async function outlineOf(doc: PDFDocumentProxy): Promise<PdfOutlineEntry[]> {
   const entries: PdfOutlineEntry[] = [];
   type Item = Awaited<ReturnType<PDFDocumentProxy['getOutline']>>[number];
   const walk = async (items: Item[], path: string[]): Promise<void> => {
@@ -73,7 +67,7 @@ async function destination(doc: PDFDocumentProxy, dest: string | unknown[] | nul
   }
 }
 
-async function linesOf(doc: PDFDocumentProxy, number: number): Promise<PdfLine[]> {
+export async function linesOf(doc: PDFDocumentProxy, number: number): Promise<PdfLine[]> {
   const page = await doc.getPage(number);
   try {
     const content = await page.getTextContent();
@@ -103,30 +97,11 @@ async function linesOf(doc: PDFDocumentProxy, number: number): Promise<PdfLine[]
   }
 }
 
-async function main(): Promise<void> {
-  let doc: PDFDocumentProxy;
-  try {
-    doc = await open();
-    post({ type: 'opened', pages: doc.numPages, outline: await outlineOf(doc) });
-  } catch (error) {
-    post(failure(error));
-    return;
-  }
-  // One page at a time, in the order asked: the parent reads the answers in that order.
-  let queue = Promise.resolve();
-  port.on('message', (request: PdfPageRequest) => {
-    queue = queue.then(async () => {
-      try {
-        const lines = await linesOf(doc, request.page);
-        // pdf.js keeps every page it has loaded, and fonts, for the document's life: dropping them
-        // every few pages keeps a 500-page document's heap to a few pages' worth.
-        if (request.page % CLEANUP_EVERY_PAGES === 0) await doc.cleanup();
-        post({ type: 'page', page: request.page, lines });
-      } catch (error) {
-        post(failure(error));
-      }
-    });
-  });
+/**
+ * Frees what pdf.js keeps of the pages read so far. It keeps every page it has loaded, and fonts,
+ * for the document's life: dropping them every {@link CLEANUP_EVERY_PAGES} pages keeps a
+ * 500-page document's memory to a few pages' worth.
+ */
+export async function afterPage(doc: PDFDocumentProxy, page: number): Promise<void> {
+  if (page % CLEANUP_EVERY_PAGES === 0) await doc.cleanup();
 }
-
-void main();
