@@ -128,6 +128,11 @@ export class Supervisor {
     return this.#state;
   }
 
+  /** A restart is scheduled (the child exited and the backoff delay runs). */
+  get restartPending(): boolean {
+    return this.#timer !== undefined;
+  }
+
   start(): void {
     this.#spawn(false);
   }
@@ -194,6 +199,7 @@ export class Supervisor {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = undefined;
       this.#state.state = 'stopping';
       this.#write();
       const child = this.#child;

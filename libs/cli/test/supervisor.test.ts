@@ -120,8 +120,10 @@ describe('Supervisor', () => {
     });
     supervisor.start();
     await eventually(() => state()?.state === 'waiting');
+    expect(supervisor.restartPending).toBe(true);
     await supervisor.stop();
-    await new Promise((resolve) => setTimeout(resolve, 500)); // longer than the delay: no restart may come
+    // the scheduled restart is cancelled, not merely outwaited
+    expect(supervisor.restartPending).toBe(false);
     expect(state()).toMatchObject({ state: 'stopped', restarts: 0, pid: null });
   });
 
