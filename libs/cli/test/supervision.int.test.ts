@@ -1,5 +1,4 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -13,19 +12,7 @@ import {
   statusCommand,
   upCommand,
 } from '@docintel/cli';
-import { createTestDatabase, createTestTopics, eventually, uniqueSuffix, type TestDatabase, type TestTopics } from '@docintel/testing';
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { createTestDatabase, createTestTopics, eventually, freePort, uniqueSuffix, type TestDatabase, type TestTopics } from '@docintel/testing';
 
 async function healthy(port: number): Promise<boolean> {
   try {
