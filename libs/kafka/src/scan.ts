@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readHeaders, type HeaderMap } from '@docintel/contracts';
+import { retrying } from '@docintel/core';
 import type { Kafka } from 'kafkajs';
 
 export interface ScannedMessage {
@@ -14,6 +15,11 @@ export interface ScannedMessage {
 }
 
 export interface ScanOptions {
+  /**
+   * Put in front of the scan's throwaway consumer group (the deployment's `TOPIC_PREFIX`), so that
+   * ACLs scoped to the prefix allow it. @default ''
+   */
+  groupPrefix?: string;
   /** Only these partitions. */
   partitions?: number[];
   /** Start at this offset (inclusive) in every scanned partition. */
@@ -22,6 +28,11 @@ export interface ScanOptions {
   toOffset?: bigint;
   /** Stop once the callback has returned `false`. */
   onMessage: (message: ScannedMessage) => boolean | void | Promise<boolean | void>;
+}
+
+/** The consumer group of one scan: `<prefix>docintel-scan-<uuid>`, never committed to. */
+export function scanGroupId(prefix = ''): string {
+  return `${prefix}docintel-scan-${randomUUID()}`;
 }
 
 /**
@@ -33,7 +44,8 @@ export async function scanTopic(kafka: Kafka, topic: string, options: ScanOption
   await admin.connect();
   let offsets: Array<{ partition: number; high: string; low: string }>;
   try {
-    offsets = await admin.fetchTopicOffsets(topic);
+    // A partition whose leadership just moved (or was just created) answers NOT_LEADER for a moment.
+    offsets = await retrying(() => admin.fetchTopicOffsets(topic), { attempts: 5, baseDelayMs: 200 });
   } finally {
     await admin.disconnect();
   }
@@ -46,7 +58,7 @@ export async function scanTopic(kafka: Kafka, topic: string, options: ScanOption
   }
   if (ends.size === 0) return 0;
 
-  const consumer = kafka.consumer({ groupId: `docintel-scan-${randomUUID()}`, maxWaitTimeInMs: 500 });
+  const consumer = kafka.consumer({ groupId: scanGroupId(options.groupPrefix), maxWaitTimeInMs: 500 });
   let seen = 0;
   let stopped = false;
   await consumer.connect();

@@ -74,6 +74,7 @@ export async function dlqListCommand(ctx: CliContext, options: { topic?: string;
   for (const topic of topics) {
     await scanTopic(ctx.kafka, topic, {
       ...scanOptions(options),
+      groupPrefix: ctx.kafkaConfig.topicPrefix,
       onMessage: (message) => {
         if (matches(message, options)) found.push(message);
         return found.length < options.limit;
@@ -122,6 +123,7 @@ export async function dlqShowCommand(ctx: CliContext, location: string, options:
   const where = parseLocation(location);
   let found: ScannedMessage | undefined;
   await scanTopic(ctx.kafka, resolveTopic(ctx.topics, where.topic, 'dlq'), {
+    groupPrefix: ctx.kafkaConfig.topicPrefix,
     partitions: [where.partition],
     fromOffset: where.offset,
     toOffset: where.offset,
@@ -199,6 +201,7 @@ export async function replayCommand(ctx: CliContext, options: ReplayOptions): Pr
   const selected: ScannedMessage[] = [];
   await scanTopic(ctx.kafka, from, {
     ...scanOptions(options),
+    groupPrefix: ctx.kafkaConfig.topicPrefix,
     onMessage: (message) => {
       if (matches(message, options)) selected.push(message);
       return options.max === undefined || selected.length < options.max;
