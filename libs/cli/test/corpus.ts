@@ -16,6 +16,11 @@ const WORDS = (
 /** The same corpus on every run. */
 export const random = seededRandom;
 
+/** `count` words of the corpus's vocabulary, drawn with `next`. */
+export function words(next: () => number, count: number): string[] {
+  return Array.from({ length: count }, () => WORDS[Math.floor(next() * WORDS.length)]!);
+}
+
 const SYLLABLES = ['ka', 'zu', 'mor', 'vel', 'tri', 'quo', 'bex', 'lun', 'dra', 'syl', 'fen', 'gor', 'pim', 'rax', 'oth', 'wen'];
 
 /** A made-up word (e.g. "velmorzu"): it occurs in one document only, so a search for it has one right answer. */
@@ -41,9 +46,9 @@ export async function writeCorpus(dir: string, tenants: string[], count: number,
       const phrase = `${inventedWord(next)} ${inventedWord(next)} ${inventedWord(next)}`;
       const lines = [`# ${tenant} document ${i}`, ''];
       for (let p = 0; p < paragraphs; p++) {
-        const words = Array.from({ length: 70 }, () => WORDS[Math.floor(next() * WORDS.length)]!);
-        if (p === Math.floor(paragraphs / 2)) words.splice(10, 0, phrase);
-        lines.push(`${words.join(' ')}.`, '');
+        const paragraph = words(next, 70);
+        if (p === Math.floor(paragraphs / 2)) paragraph.splice(10, 0, phrase);
+        lines.push(`${paragraph.join(' ')}.`, '');
       }
       const file = path.join(dir, tenant, `doc-${String(i).padStart(3, '0')}.md`);
       await writeFile(file, lines.join('\n'));

@@ -1,10 +1,7 @@
 import { HEADERS, dlqTopic } from '@docintel/contracts';
 import { CliContext, dlqListCommand, dlqShowCommand, replayCommand, run } from '@docintel/cli';
 import { createTestTopics, uniqueSuffix, type TestTopics } from '@docintel/testing';
-
-/** What a terminal would act on: C0 (but the line feeds between lines), DEL, C1, bidi controls. */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+import { RAW_CONTROL } from './terminal-check';
 
 /**
  * A dead letter whose headers were written by a hostile tenant: escape sequences that would clear

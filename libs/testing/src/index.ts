@@ -3,3 +3,4 @@ export * from './database';
 export * from './kafka';
 export * from './metrics';
 export * from './postgres';
+export * from './memory';

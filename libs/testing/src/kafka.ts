@@ -1,7 +1,7 @@
 import { createLogger, type Logger } from '@docintel/core';
 import { createKafka, deleteTopics, ensureTopics, loadKafkaConfig, type KafkaConfig } from '@docintel/kafka';
 import { readHeaders, type HeaderMap } from '@docintel/contracts';
-import type { Kafka } from 'kafkajs';
+import { Partitioners, type Kafka, type KafkaMessage } from 'kafkajs';
 import { eventually, uniqueSuffix } from './eventually';
 
 /** A quiet logger for test processes (errors only, unless TEST_LOG_LEVEL says otherwise). */
@@ -90,16 +90,7 @@ export async function readTopic(kafka: Kafka, topic: string): Promise<ReadMessag
             eachMessage: async ({ partition, message }) => {
               const end = remaining.get(partition);
               if (end === undefined) return;
-              if (BigInt(message.offset) < end) {
-                out.push({
-                  topic,
-                  partition,
-                  offset: message.offset,
-                  key: message.key?.toString(),
-                  value: message.value?.toString() ?? '',
-                  headers: readHeaders(message.headers),
-                });
-              }
+              if (BigInt(message.offset) < end) out.push(readMessage(topic, partition, message));
               if (BigInt(message.offset) + 1n >= end) remaining.delete(partition);
               if (remaining.size === 0) resolve();
             },
@@ -111,4 +102,50 @@ export async function readTopic(kafka: Kafka, topic: string): Promise<ReadMessag
     await consumer.disconnect();
   }
   return out;
+}
+
+function readMessage(topic: string, partition: number, message: KafkaMessage): ReadMessage {
+  return { topic, partition, offset: message.offset, key: message.key?.toString(), value: message.value?.toString() ?? '', headers: readHeaders(message.headers) };
+}
+
+export interface FollowedTopics {
+  /** Every message read so far, in the order read (per partition, in offset order). */
+  readonly messages: readonly ReadMessage[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Follows topics from their beginning for as long as a test runs, without committing anything
+ * (a throwaway consumer group): what {@link readTopic} reads once, as it arrives. Resolves once
+ * the consumer has joined its group and been given the partitions.
+ */
+export async function followTopics(kafka: Kafka, topics: string[]): Promise<FollowedTopics> {
+  const messages: ReadMessage[] = [];
+  const consumer = kafka.consumer({ groupId: `follower-${uniqueSuffix()}`, maxWaitTimeInMs: 250 });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        messages.push(readMessage(topic, partition, message));
+      },
+    });
+    await joined;
+  } catch (error) {
+    await consumer.disconnect();
+    throw error;
+  }
+  return { messages, stop: () => consumer.disconnect() };
+}
+
+/** The services' partitioner (kafkajs' DefaultPartitioner, murmur2 as Java's): the partition a key lands on. */
+export function partitionOf(key: string, partitions: number): number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  return partitioner({
+    topic: 'any',
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
+    message: { key, value: null },
+  });
 }

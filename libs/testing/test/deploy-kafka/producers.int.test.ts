@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { HEADERS, decodeMessage, ingestRequestSchema, sha256Hex, topicNames } from '@docintel/contracts';
 import { getDocument, upsertDocument } from '@docintel/db';
-import { createTestDatabase, createTestTopics, readTopic, type ReadMessage, type TestDatabase, type TestTopics } from '@docintel/testing';
+import { createTestDatabase, createTestTopics, partitionOf, readTopic, type ReadMessage, type TestDatabase, type TestTopics } from '@docintel/testing';
 import { ROOT } from './broker';
-import { PRODUCERS_TITLE, checkClients, partitionOf, readRecipes, readSection, runRecipe } from './recipes';
+import { PRODUCERS_TITLE, checkClients, readRecipes, readSection, runRecipe } from './recipes';
 
 const execFileAsync = promisify(execFile);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

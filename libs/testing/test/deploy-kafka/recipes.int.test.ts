@@ -1,8 +1,8 @@
 import { CliContext, run as cli } from '@docintel/cli';
 import { HEADERS, dlqTopic, topicNames, type HeaderMap } from '@docintel/contracts';
 import { createProducer, sendAll } from '@docintel/kafka';
-import { createTestTopics, readTopic, uniqueSuffix, type TestTopics } from '@docintel/testing';
-import { SECTION_TITLE, checkClients, partitionOf, readRecipes, readSection, runRecipe, type Recipe } from './recipes';
+import { createTestTopics, partitionOf, readTopic, uniqueSuffix, type TestTopics } from '@docintel/testing';
+import { SECTION_TITLE, checkClients, readRecipes, readSection, runRecipe, type Recipe } from './recipes';
 
 /**
  * The README's recipes for kcat and Kafka's console tools, run as written (only TOPIC_PREFIX comes

@@ -1,7 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Partitioners } from 'kafkajs';
 import { ROOT } from './broker';
 
 export const SECTION_TITLE = "## Inspecting and replaying with Kafka's tools";
@@ -31,16 +30,6 @@ export function readRecipes(section: string): Map<string, Recipe> {
     recipes.set(name, { name, script: match[2]! });
   }
   return recipes;
-}
-
-/** The services' partitioner (kafkajs' DefaultPartitioner, murmur2 as Java's): the partition a key lands on. */
-export function partitionOf(key: string, partitions: number): number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  return partitioner({
-    topic: 'any',
-    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
-    message: { key, value: null },
-  });
 }
 
 /** Whether `command args...` runs and exits with 0. */
