@@ -141,6 +141,12 @@ export const statusEventSchema = z
     batch: z.object({ index: storedInteger(0), chunks: storedInteger(0) }).optional(),
     totalBatches: storedInteger(0).optional(),
     totalChunks: storedInteger(0).optional(),
+    /**
+     * On fetch's `chunked` event: chunks too small to stand alone that were merged into a
+     * neighbour, and junk chunks (page numbers, no letters or digits) that were left out.
+     */
+    chunksMerged: storedInteger(0).optional(),
+    chunksDropped: storedInteger(0).optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
     /** Set when the event was caused by a replayed message, which may revive a failed version. */
     replayed: z.boolean().optional(),

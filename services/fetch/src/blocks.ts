@@ -24,13 +24,37 @@ export const MAX_BLOCK_CHARS = 16_384;
 /** A document of headings alone keeps at most this much of them as its text. */
 const MAX_TITLES_CHARS = 1 << 20;
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const MAYBE_UNWANTED = /[\x00-\x08\x0E-\x1F\x7F-\x9F\uD800-\uDFFF\uFDD0-\uFDEF\uFFFD-\uFFFF]/;
+// ANSI escape sequences (CSI "ESC [ ... final", and two-character ones), whole: not just their ESC.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const ESCAPE_SEQUENCE = /\x1B(?:\[[0-?]*[ -/]*[@-~]|[@-~])/g;
+// Controls that are not whitespace (C0 but tab, line feed, vertical tab, form feed, carriage
+// return; DEL; C1), the non-characters (U+FDD0-FDEF, U+FFFE and U+FFFF of every plane), lone
+// surrogates (\p{Cs} matches only unpaired ones), and runs of replacement characters.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNWANTED = /[\x00-\x08\x0E-\x1F\x7F-\x9F]|\p{Noncharacter_Code_Point}|\p{Cs}|\uFFFD(?:\s*\uFFFD)+/gu;
+
 /**
- * Collapses runs of spaces and tabs, trims every line and keeps at most one blank line between
- * paragraphs. Chunk hashes depend on the result, so it must stay stable across releases; the
- * streaming parsers apply the same rule line by line ({@link normaliseLine}).
+ * Drops what no reader sees and no search should match: control characters other than
+ * whitespace (and ANSI escape sequences whole), non-characters (U+FFFE, U+FFFF, U+FDD0-U+FDEF and
+ * their like in every plane), lone surrogates, and runs of two or more U+FFFD (bytes that could
+ * not be decoded, or glyphs without a character); a single U+FFFD stays, as the mark of one lost
+ * character. Every parser's text goes through it ({@link normaliseLine}).
+ */
+export function cleanText(text: string): string {
+  if (!MAYBE_UNWANTED.test(text)) return text;
+  return text.replace(ESCAPE_SEQUENCE, '').replace(UNWANTED, '');
+}
+
+/**
+ * Cleans the text ({@link cleanText}), collapses runs of spaces and tabs, trims every line and
+ * keeps at most one blank line between paragraphs. Chunk hashes depend on the result, so it must
+ * stay stable across releases; the streaming parsers apply the same rule line by line
+ * ({@link normaliseLine}).
  */
 export function normaliseWhitespace(text: string): string {
-  return text
+  return cleanText(text)
     .replace(/\r\n?/g, '\n')
     .replace(/[^\S\n]+/g, ' ')
     .replace(/ ?\n ?/g, '\n')
@@ -40,7 +64,7 @@ export function normaliseWhitespace(text: string): string {
 
 /** {@link normaliseWhitespace} for one line (no line break inside). */
 export function normaliseLine(line: string): string {
-  return line.replace(/\s+/g, ' ').trim();
+  return cleanText(line).replace(/\s+/g, ' ').trim();
 }
 
 /**

@@ -1,6 +1,7 @@
 import { ConfigError, envEnum, envInt, type Env } from '@docintel/core';
 import { CHUNK_STRATEGIES } from '@docintel/contracts';
 import { DEFAULT_CHUNK_OPTIONS, MAX_CHUNK_TOKENS, MIN_CHUNK_TOKENS, validateChunkOptions, type ChunkOptions } from './chunk';
+import { DEFAULT_MIN_CHUNK_CONTENT_CHARS } from './junk';
 import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSE_POOL, type DocumentLimits, type ParsePoolOptions } from './limits';
 
 export interface FetchConfig {
@@ -21,13 +22,20 @@ export interface FetchConfig {
   parsePool: ParsePoolOptions;
   /** What parsing one document may make of it. */
   limits: DocumentLimits;
+  /**
+   * Letters and digits a chunk needs to be indexed on its own: a smaller one is merged into a
+   * neighbour, and chunks of page numbers or without letters and digits are dropped (junk.ts);
+   * 0 turns that off. @default 16
+   */
+  minChunkContentChars: number;
 }
 
 /**
  * `CHUNK_STRATEGY` (recursive | fixed), `CHUNK_SIZE` and `CHUNK_OVERLAP` (tokens), `CHUNK_BATCH_SIZE`,
  * `CHUNK_BATCH_MAX_CHARS`, `MAX_DOCUMENT_BYTES`, `FETCH_FLUSH_BYTES`; the parse processes'
  * `PARSE_WORKERS`, `PARSE_MEMORY_MB`, `PARSE_TIMEOUT_MS`; and `MAX_EXTRACTED_CHARS`,
- * `MAX_DECOMPRESSED_BYTES`, `MAX_DECOMPRESSION_RATIO` (see limits.ts).
+ * `MAX_DECOMPRESSED_BYTES`, `MAX_DECOMPRESSION_RATIO` (see limits.ts); `MIN_CHUNK_CONTENT_CHARS`
+ * (see junk.ts).
  *
  * @throws ConfigError naming the variable
  */
@@ -56,5 +64,6 @@ export function loadFetchConfig(env: Env): FetchConfig {
       maxDecompressedBytes: envInt(env, 'MAX_DECOMPRESSED_BYTES', DEFAULT_DOCUMENT_LIMITS.maxDecompressedBytes, { min: 1 }),
       maxDecompressionRatio: envInt(env, 'MAX_DECOMPRESSION_RATIO', DEFAULT_DOCUMENT_LIMITS.maxDecompressionRatio, { min: 1 }),
     },
+    minChunkContentChars: envInt(env, 'MIN_CHUNK_CONTENT_CHARS', DEFAULT_MIN_CHUNK_CONTENT_CHARS, { min: 0, max: 1_000 }),
   };
 }

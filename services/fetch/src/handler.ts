@@ -1,20 +1,23 @@
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { PermanentError, TransientError } from '@docintel/core';
-import { contentHash, type ChunkingOptions, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
+import { contentHash, type ChunkingOptions, type IngestRequest, type StatusEvent, type UpsertChunkBatch } from '@docintel/contracts';
 import { readDocument, type Queryable } from '@docintel/db';
 import type { ConsumedMessage, HandlerContext } from '@docintel/kafka';
 import { statusMessage, type ServiceDeps, type StageHandler } from '@docintel/service';
 import { batchChunks, chunkDocument, validateChunkOptions, type ChunkOptions, type TextChunk } from './chunk';
 import type { FetchConfig } from './config';
+import { withoutJunk, type JunkCounts } from './junk';
 import { documentTooLarge } from './limits';
 import { parseDocument } from './parse';
 import { ParsePool } from './parse-pool';
 
 /**
  * fetch: reads the document row (its size first: content over `config.maxDocumentBytes` is never
- * read), checks it belongs to the message's tenant, parses and chunks it, and emits the chunks in
- * batches; the last batch carries the totals. Parsing, chunking and batching are one lazy
+ * read; a row that is not there yet is retried, DOCUMENT_NOT_FOUND), checks it belongs to the
+ * message's tenant, parses and chunks it, leaves out junk chunks (junk.ts), and emits the chunks
+ * in batches; the last batch carries the totals, and the `chunked` event what was merged and
+ * dropped. Parsing, chunking and batching are one lazy
  * pipeline, and queued batches are sent whenever they pass `config.flushBytes`, so a 500-page PDF
  * or a 50 MB text file takes bounded memory. PDF, DOCX and HTML are parsed in a pool of processes
  * (`config.parsePool`, or `deps.parsePool` when given) under memory and time limits; the handler's
@@ -39,7 +42,9 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
         return;
       }
       if (!document) {
-        throw new PermanentError('DOCUMENT_NOT_FOUND', `document "${request.documentId}" does not exist`);
+        // Most often the tenant's application produced the message a moment before its
+        // transaction committed: retried through the tiers, dead-lettered after the last.
+        throw new TransientError('DOCUMENT_NOT_FOUND', `document "${request.documentId}" does not exist`);
       }
       if (document.version > request.version || document.deletedAt !== null) {
         message.logger.info('skipping a superseded version', { requested: request.version, current: document.version, deleted: document.deletedAt !== null });
@@ -55,7 +60,9 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
       const chunking = chunkingFor(config.chunking, request.chunking);
       const blocks = parseDocument(document.content, document.mimeType, { maxBytes: config.maxDocumentBytes, pool, ...config.limits });
       let firstHeading: string | undefined;
-      const chunks = tap(chunkDocument(blocks, chunking), (chunk) => (firstHeading ??= chunk.heading[0]));
+      const junk: JunkCounts = { merged: 0, dropped: 0 };
+      const cleaned = withoutJunk(chunkDocument(blocks, chunking), { minContentChars: config.minChunkContentChars, size: chunking.size }, junk);
+      const chunks = tap(cleaned, (chunk) => (firstHeading ??= chunk.heading[0]));
       const batches = lookahead(batchChunks(chunks, config.batchMaxChunks, config.batchMaxChars, chunkChars));
       // Fixed at the first batch, the same on every batch: the tenant's, else the first heading read
       // by then (the batch after it is read ahead), else the file name.
@@ -92,8 +99,18 @@ export function createFetchHandler(deps: Pick<ServiceDeps, 'topics'> & { db: Que
           yielded = Date.now();
         }
       }
-      context.emit(statusMessage(topics.status, ref, 'chunked', 'fetch', { totalBatches, totalChunks, replayed: message.replayed }));
-      message.logger.info('chunked', { version: ref.version, mimeType: document.mimeType, strategy: chunking.strategy, chunks: totalChunks, batches: totalBatches, flushes });
+      const chunked = statusMessage(topics.status, ref, 'chunked', 'fetch', { totalBatches, totalChunks, replayed: message.replayed });
+      context.emit({ ...chunked, value: { ...(chunked.value as StatusEvent), chunksMerged: junk.merged, chunksDropped: junk.dropped } satisfies StatusEvent });
+      message.logger.info('chunked', {
+        version: ref.version,
+        mimeType: document.mimeType,
+        strategy: chunking.strategy,
+        chunks: totalChunks,
+        batches: totalBatches,
+        flushes,
+        smallChunksMerged: junk.merged,
+        junkChunksDropped: junk.dropped,
+      });
     },
   };
 }

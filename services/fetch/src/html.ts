@@ -1,9 +1,12 @@
-import { DocintelError, PermanentError, errorMessage } from '@docintel/core';
+import { isUtf8 } from 'node:buffer';
+import { PermanentError } from '@docintel/core';
 import { compile, type FormatCallback } from 'html-to-text';
+import sniffHtmlEncoding from 'html-encoding-sniffer';
 import mammoth from 'mammoth';
 import { Outline, type Block } from './blocks';
-import { OUT_OF_MEMORY } from './limits';
-import { CONTROL, MARKERS } from './text';
+import { CONTROL, checkDecoded, encodingOfLabel, nulOffset, type TextEncoding } from './encoding';
+import { docxFailure } from './parse-errors';
+import { MARKERS } from './text';
 import { BoundedZip, type InflateLimits } from './zip';
 
 // ---- HTML -------------------------------------------------------------------------------------
@@ -45,6 +48,37 @@ const htmlConverter = compile({
 });
 
 /**
+ * The encoding of an HTML document, by the HTML Standard's sniffing algorithm
+ * (html-encoding-sniffer): a byte order mark, else the mime type's `charset` (`transport`), else a
+ * `<meta charset>` or `<meta http-equiv="Content-Type">` in the first 1024 bytes (or an XML
+ * declaration), else, where a browser would guess, UTF-8 when the whole content is valid UTF-8
+ * (the standard lets a user agent detect it, and browsers do for files), and windows-1252 otherwise.
+ */
+export function htmlEncodingOf(content: Uint8Array, transport: string | undefined): TextEncoding {
+  const utf8 = isUtf8(content);
+  const sniffed = sniffHtmlEncoding(content, { defaultEncoding: utf8 ? 'UTF-8' : 'windows-1252', ...(transport === undefined ? {} : { transportLayerEncodingLabel: transport }) });
+  const encoding = encodingOfLabel(sniffed);
+  if (encoding === undefined) {
+    // "replacement": ISO-2022-KR, HZ-GB-2312 and the like, which the standard forbids decoding.
+    throw new PermanentError('CORRUPT_DOCUMENT', `content declares a charset that cannot be read safely (${sniffed === 'replacement' ? 'ISO-2022-KR, HZ-GB-2312 or another that the WHATWG Encoding Standard maps to "replacement"' : sniffed})`);
+  }
+  return { encoding, source: 'declared' };
+}
+
+/**
+ * The text of HTML bytes: sniffed ({@link htmlEncodingOf}), decoded by TextDecoder (a byte order
+ * mark dropped), and checked to be text in that encoding (encoding.ts's checkDecoded).
+ *
+ * @throws PermanentError CORRUPT_DOCUMENT
+ */
+export function decodeHtml(content: Uint8Array, transport: string | undefined): string {
+  const encoding = htmlEncodingOf(content, transport);
+  const text = new TextDecoder(encoding.encoding).decode(content);
+  checkDecoded(text, nulOffset(content, encoding.encoding), 'HTML', encoding);
+  return text;
+}
+
+/**
  * HTML, through html-to-text. Unlike the other text formats it is converted whole: the library
  * needs the complete tree. The blocks are still cut from its output lazily.
  */
@@ -82,7 +116,7 @@ const MAMMOTH_OPTIONS = {
  * blocks carry none. mammoth reads the archive's parts through {@link BoundedZip}, so what they
  * inflate to is checked before and counted while they are inflated.
  *
- * @throws PermanentError `CORRUPT_DOCUMENT`, `PARSE_LIMIT` (a decompression limit)
+ * @throws PermanentError `CORRUPT_DOCUMENT` (see {@link docxFailure}), `PARSE_LIMIT` (a decompression limit)
  */
 export async function* docxBlocks(content: Buffer, limits: InflateLimits): AsyncGenerator<Block> {
   let html: string;
@@ -100,8 +134,7 @@ export async function* docxBlocks(content: Buffer, limits: InflateLimits): Async
     };
     html = (await mammoth.convertToHtml({ file } as unknown as { buffer: Buffer }, MAMMOTH_OPTIONS)).value;
   } catch (error) {
-    if (error instanceof DocintelError || OUT_OF_MEMORY.test(errorMessage(error))) throw error;
-    throw new PermanentError('CORRUPT_DOCUMENT', `content is not a readable DOCX: ${errorMessage(error)}`, { cause: error });
+    throw docxFailure(error);
   }
   yield* htmlBlocks(html);
 }

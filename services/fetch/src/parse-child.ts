@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { DocintelError } from '@docintel/core';
 import type { Block } from './blocks';
-import { docxBlocks, htmlBlocks } from './html';
+import { decodeHtml, docxBlocks, htmlBlocks } from './html';
 import { loadPdfReader, pdfBlocks } from './pdf';
 import { WINDOW_CHARS, type ChildMessage, type ParentMessage, type SerializedError } from './parse-protocol';
 
@@ -21,7 +21,7 @@ let blocks: AsyncIterator<Block> | undefined;
 async function handle(message: ParentMessage): Promise<void> {
   if (message.type === 'parse') {
     const content = Buffer.from(message.content.buffer, message.content.byteOffset, message.content.byteLength);
-    const source = message.format === 'pdf' ? pdfBlocks(content) : message.format === 'docx' ? docxBlocks(content, message.limits) : html(content);
+    const source = message.format === 'pdf' ? pdfBlocks(content) : message.format === 'docx' ? docxBlocks(content, message.limits) : html(content, message.charset);
     blocks = source[Symbol.asyncIterator]();
   }
   if (blocks === undefined) return;
@@ -45,8 +45,8 @@ async function handle(message: ParentMessage): Promise<void> {
   }
 }
 
-async function* html(content: Buffer): AsyncGenerator<Block> {
-  yield* htmlBlocks(content.toString('utf8'));
+async function* html(content: Buffer, charset: string | undefined): AsyncGenerator<Block> {
+  yield* htmlBlocks(decodeHtml(content, charset));
 }
 
 function serialize(error: unknown): SerializedError {

@@ -51,8 +51,16 @@ export class ParsePool {
   #killed = 0;
   #peakRss = 0;
 
-  constructor(options: Partial<ParsePoolOptions> = {}) {
+  readonly #execArgv: readonly string[];
+
+  /**
+   * @param options the limits
+   * @param execArgv more Node options for the parse processes (tests load a fault injector with
+   *   `--require`); their heap limit is always set from `options.memoryMb`
+   */
+  constructor(options: Partial<ParsePoolOptions> = {}, execArgv: readonly string[] = []) {
     this.options = { ...DEFAULT_PARSE_POOL, ...options };
+    this.#execArgv = execArgv;
     const { workers, memoryMb, timeoutMs } = this.options;
     if (!(Number.isInteger(workers) && workers > 0 && Number.isInteger(memoryMb) && memoryMb > 0 && Number.isInteger(timeoutMs) && timeoutMs > 0)) {
       throw new PermanentError('INVALID_OPTIONS', `parse pool options must be positive whole numbers, got ${JSON.stringify(this.options)}`);
@@ -64,14 +72,17 @@ export class ParsePool {
    * read while the blocks of this one are used. Stopping early (return, or an error downstream)
    * kills the process, which is busy with a window nobody will read.
    *
+   * @param charset the `charset` parameter of the document's mime type (HTML)
    * @throws PermanentError PARSE_LIMIT (memory, time), or the parser's own errors
    *   (CORRUPT_DOCUMENT, ...); TransientError INTERNAL when a process dies for another reason
+   *   (a crash: not the document's fault); a parser's runtime fault (a TypeError) as an Error of
+   *   that name, which is INTERNAL too
    */
-  async *parse(format: PooledFormat, content: Buffer, limits: InflateLimits): AsyncGenerator<Block> {
+  async *parse(format: PooledFormat, content: Buffer, limits: InflateLimits, charset?: string): AsyncGenerator<Block> {
     const worker = await this.#acquire();
     let idle = false;
     try {
-      worker.request({ type: 'parse', format, content, limits });
+      worker.request({ type: 'parse', format, content, limits: { maxDecompressedBytes: limits.maxDecompressedBytes, maxDecompressionRatio: limits.maxDecompressionRatio }, ...(charset === undefined ? {} : { charset }) });
       for (;;) {
         const message = await worker.answer();
         if (message.type === 'failed') {
@@ -138,7 +149,7 @@ export class ParsePool {
   /** A new process; once it is ready, it serves the first document waiting, or waits itself. */
   #start(): void {
     this.#started += 1;
-    const worker: ParseProcess = new ParseProcess(this.options, {
+    const worker: ParseProcess = new ParseProcess(this.options, this.#execArgv, {
       rss: (bytes) => (this.#peakRss = Math.max(this.#peakRss, bytes)),
       killed: () => (this.#killed += 1),
       exited: () => {
@@ -213,12 +224,12 @@ class ParseProcess {
   #since: number | undefined;
   #deadline: NodeJS.Timeout | undefined;
 
-  constructor(options: Readonly<ParsePoolOptions>, events: ProcessEvents) {
+  constructor(options: Readonly<ParsePoolOptions>, execArgv: readonly string[], events: ProcessEvents) {
     this.#options = options;
     this.#events = events;
     this.#child = fork(FROM_SOURCE ? SOURCE_LOADER : CHILD_FILE, FROM_SOURCE ? [CHILD_FILE] : [], {
       // Not fetch's own flags (an inspector port, jest's): the heap limit, and nothing else.
-      execArgv: [`--max-old-space-size=${options.memoryMb}`],
+      execArgv: [...execArgv, `--max-old-space-size=${options.memoryMb}`],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });

@@ -11,7 +11,14 @@ export type PooledFormat = 'pdf' | 'docx' | 'html';
 
 export type ParentMessage =
   /** One document; the child answers with its first window. */
-  | { type: 'parse'; format: PooledFormat; content: Uint8Array; limits: InflateLimits }
+  | {
+      type: 'parse';
+      format: PooledFormat;
+      content: Uint8Array;
+      limits: InflateLimits;
+      /** The `charset` parameter of the document's mime type, if it has one (HTML). */
+      charset?: string;
+    }
   /** The next window of the document under way. */
   | { type: 'next' };
 

@@ -1,10 +1,10 @@
-import { isUtf8 } from 'node:buffer';
 import { PermanentError } from '@docintel/core';
 import type { Block } from './blocks';
+import { charsetOf, checkDecoded, headOf, nulOffset, textEncodingOf } from './encoding';
 import { DEFAULT_DOCUMENT_LIMITS, documentTooLarge, extractedTooMuch, type DocumentLimits } from './limits';
 import { ParsePool } from './parse-pool';
 import type { PooledFormat } from './parse-protocol';
-import { CONTROL, markdownBlocks, plainBlocks } from './text';
+import { markdownBlocks, plainBlocks } from './text';
 import { zipEntries } from './zip';
 
 export { normaliseWhitespace, type Block } from './blocks';
@@ -53,19 +53,23 @@ const MAGIC: ReadonlyArray<readonly [string, string]> = [
   ['%PDF-', 'a PDF'], ['PK\x03\x04', 'a ZIP archive (DOCX, XLSX, ODT, ...)'],
   ['\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1', 'an OLE2 document (DOC, XLS, a password-protected DOCX, ...)'], ['\x89PNG\r\n\x1A\n', 'a PNG image'],
   ['\xFF\xD8\xFF', 'a JPEG image'], ['GIF8', 'a GIF image'], ['\x1F\x8B', 'gzip data'], ['{\\rtf', 'an RTF document'],
-  ['\xFF\xFE', 'UTF-16 text (only UTF-8 is accepted)'], ['\xFE\xFF', 'UTF-16 text (only UTF-8 is accepted)'],
 ];
+
+/** The first bytes of a PDF that must hold its `%PDF-` header, as in pdf.js and poppler: some mailers and servers put bytes before it. */
+export const PDF_HEADER_WITHIN = 1024;
 
 /**
  * Reads stored document bytes as a stream of paragraph blocks under heading paths (with page
- * numbers for PDF). The checks that need no parsing (type, size, magic bytes, UTF-8) run at once
- * and throw from this call; parsing runs as the blocks are read, so a large document is never
+ * numbers for PDF). The checks that need no parsing (type, size, magic bytes, a text format's
+ * encoding) run at once and throw from this call; parsing runs as the blocks are read, so a large document is never
  * held as text, and its failures (a corrupt PDF page, no text at all, a limit) reject the
  * iteration. PDF, DOCX and HTML are parsed in the processes of `options.pool`, under their memory
  * and time limits; the text formats here, a window at a time.
  *
- * @param content the stored bytes; text formats must be UTF-8
- * @param mimeType a key of {@link MIME_FORMATS}, parameters and case ignored
+ * @param content the stored bytes; text formats in any encoding of the WHATWG Encoding Standard:
+ *   see encoding.ts (plain text, Markdown) and html.ts (HTML)
+ * @param mimeType a key of {@link MIME_FORMATS}, case ignored; of its parameters only `charset`
+ *   counts (the encoding of a text format, where its content has no byte order mark)
  * @throws PermanentError `UNSUPPORTED_MEDIA_TYPE`, `DOCUMENT_TOO_LARGE`, `CORRUPT_DOCUMENT` (the
  *   content is not of its type, is broken or encrypted), `EMPTY_DOCUMENT` (no text at all),
  *   `PARSE_LIMIT` (see {@link DocumentLimits} and the pool's limits) or `INVALID_OPTIONS`
@@ -89,25 +93,25 @@ export function parseDocument(content: Buffer, mimeType: string, options: ParseO
   for (const [name, value] of Object.entries(limits)) {
     if (!(Number.isInteger(value) && value > 0)) throw new PermanentError('INVALID_OPTIONS', `${name} must be a positive whole number, got ${value}`);
   }
+  const charset = charsetOf(mimeType);
   const pooled = (pooledFormat: PooledFormat) =>
-    (options.pool ?? defaultParsePool()).parse(pooledFormat, content, { maxDecompressedBytes: limits.maxDecompressedBytes, maxDecompressionRatio: limits.maxDecompressionRatio });
+    (options.pool ?? defaultParsePool()).parse(pooledFormat, content, { maxDecompressedBytes: limits.maxDecompressedBytes, maxDecompressionRatio: limits.maxDecompressionRatio }, charset);
   const read = (blocks: Iterable<Block> | AsyncIterable<Block>, hint = '') => checked(blocks, type, limits.maxExtractedChars, hint);
   switch (format) {
     case 'pdf':
-      checkMagic(content, type, '%PDF-');
+      checkPdfHeader(content, type);
       return read(pooled('pdf'), ' (a scanned PDF needs OCR, which fetch does not do)');
     case 'docx':
       checkDocx(content, type);
       return read(pooled('docx'));
     case 'html':
-      checkText(content, type);
+      // Sniffed, decoded and checked in the parse process (html.ts), which has the whole text anyway.
+      checkNotBinary(content, type);
       return read(pooled('html'));
     case 'markdown':
-      checkText(content, type);
-      return read(markdownBlocks(content));
+      return read(markdownBlocks(content, checkText(content, type, charset)));
     case 'plain':
-      checkText(content, type);
-      return read(plainBlocks(content));
+      return read(plainBlocks(content, checkText(content, type, charset)));
   }
 }
 
@@ -133,8 +137,19 @@ function looksLike(content: Buffer): string | undefined {
 
 function checkMagic(content: Buffer, type: string, magic: string): void {
   if (content.subarray(0, magic.length).toString('latin1') === magic) return;
+  notOfType(content, type, `does not start with "${magic}"`);
+}
+
+/** A PDF: its header within the first {@link PDF_HEADER_WITHIN} bytes, whole (pdf.js reads offsets from there). */
+function checkPdfHeader(content: Buffer, type: string): void {
+  const at = content.subarray(0, PDF_HEADER_WITHIN).indexOf('%PDF-', 0, 'latin1');
+  if (at !== -1) return;
+  notOfType(content, type, `has no "%PDF-" header in its first ${PDF_HEADER_WITHIN} bytes`);
+}
+
+function notOfType(content: Buffer, type: string, otherwise: string): never {
   const found = looksLike(content);
-  const what = found !== undefined ? `looks like ${found}` : content.length === 0 ? 'is empty' : `does not start with "${magic}"`;
+  const what = found !== undefined ? `looks like ${found}` : content.length === 0 ? 'is empty' : otherwise;
   throw new PermanentError(content.length === 0 ? 'EMPTY_DOCUMENT' : 'CORRUPT_DOCUMENT', `content ${what}, so it is not ${type}`);
 }
 
@@ -153,17 +168,21 @@ function checkDocx(content: Buffer, type: string): void {
   if (!hasBody) throw new PermanentError('CORRUPT_DOCUMENT', `content is a ZIP archive without word/document.xml, so it is not ${type}`);
 }
 
-/** Text formats: valid UTF-8 that does not look binary. */
-function checkText(content: Buffer, type: string): void {
-  const corrupt = (found: string) => new PermanentError('CORRUPT_DOCUMENT', `content ${found}, not ${type}`);
+/** Text formats: not a binary format's bytes (a PDF, a ZIP, an image stored under a text type). */
+function checkNotBinary(content: Buffer, type: string): void {
   const found = looksLike(content);
-  if (found !== undefined) throw corrupt(`looks like ${found}`);
-  const nul = content.indexOf(0);
-  if (nul !== -1) throw corrupt(`contains a NUL byte at offset ${nul}, so it is binary`);
-  // Checked whole, natively, without making a string: the parsers decode window by window.
-  if (!isUtf8(content)) throw new PermanentError('CORRUPT_DOCUMENT', `content is not valid UTF-8, so it is not ${type}`);
-  // Valid UTF-8 can still be binary (e.g. a raw dump): judge by control characters near the start.
-  const head = content.toString('utf8', 0, Math.min(content.length, 8192));
-  const controls = head.match(CONTROL)?.length ?? 0;
-  if (controls > head.length / 10) throw corrupt(`looks binary (${controls} control characters in its first ${head.length})`);
+  if (found !== undefined) throw new PermanentError('CORRUPT_DOCUMENT', `content looks like ${found}, not ${type}`);
+}
+
+/**
+ * Plain text and Markdown: their encoding (see {@link textEncodingOf}), and content that decodes
+ * to text in it (see {@link checkDecoded}). Checked before any block is read.
+ *
+ * @returns the encoding's WHATWG name
+ */
+function checkText(content: Buffer, type: string, charset: string | undefined): string {
+  checkNotBinary(content, type);
+  const encoding = textEncodingOf(content, charset);
+  checkDecoded(headOf(content, encoding.encoding), nulOffset(content, encoding.encoding), type, encoding);
+  return encoding.encoding;
 }

@@ -4,7 +4,9 @@
  * CommonJS parse process. This file must stay runnable by Node's type stripping (tests run it
  * from src/): erasable TypeScript only, and no run-time imports of our own modules.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { getDocument, type PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { PdfLine, PdfOutlineEntry } from './pdf-protocol.js';
 
@@ -16,18 +18,37 @@ const MAX_OUTLINE_DEPTH = 16;
 /** See afterPage. */
 const CLEANUP_EVERY_PAGES = 20;
 
-/** pdf.js's exceptions are plain objects with a name; PasswordException means it needs a password. */
-export function isPasswordError(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === 'PasswordException';
+/**
+ * The data files pdf.js reads from the installed pdfjs-dist package (paths, which its Node readers
+ * open with fs): resolved from this file, so the same from src/ under jest, from dist/, and in the
+ * Docker image (/app/services/fetch/dist and /app/node_modules/pdfjs-dist).
+ */
+const PDFJS_DIR = path.dirname(createRequire(import.meta.url).resolve('pdfjs-dist/package.json'));
+export const PDFJS_DATA = {
+  /**
+   * The character maps (binary, "packed"): without them the text of a font with a predefined
+   * CMap (UniJIS-UCS2-H, UniGB-UTF16-H, ...) or of a CID font with no ToUnicode map of its own
+   * (its CIDs are read through Adobe-Japan1-UCS2 and the like) is lost.
+   */
+  cMapUrl: `${path.join(PDFJS_DIR, 'cmaps')}${path.sep}`,
+  /** Metrics of the 14 standard fonts, which documents use without embedding them, to place text. */
+  standardFontDataUrl: `${path.join(PDFJS_DIR, 'standard_fonts')}${path.sep}`,
+};
+
+/** Throws unless the data files are there: a parse process must not start without them. */
+export function checkPdfData(): void {
+  for (const file of [path.join(PDFJS_DATA.cMapUrl, 'UniJIS-UCS2-H.bcmap'), path.join(PDFJS_DATA.cMapUrl, 'Adobe-Japan1-UCS2.bcmap'), path.join(PDFJS_DATA.standardFontDataUrl, 'LiberationSans-Regular.ttf')]) {
+    if (!existsSync(file)) throw new Error(`pdf.js data file ${file} is missing: is pdfjs-dist installed whole?`);
+  }
 }
 
 /** Opens a document; pdf.js may take over `data` (it is not copied). */
 export async function openPdf(data: Uint8Array): Promise<PDFDocumentProxy> {
   return getDocument({
     data,
-    // Metrics of the 14 standard fonts, which documents use without embedding them; pdf.js reads
-    // them from this directory (a path in Node) to place text correctly.
-    standardFontDataUrl: createRequire(import.meta.url).resolve('pdfjs-dist/package.json').replace(/package\.json$/, 'standard_fonts/'),
+    cMapUrl: PDFJS_DATA.cMapUrl,
+    cMapPacked: true,
+    standardFontDataUrl: PDFJS_DATA.standardFontDataUrl,
     // Only what the text needs: no fonts for rendering, no XFA forms, no network.
     disableFontFace: true,
     enableXfa: false,

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PermanentError, errorMessage } from '@docintel/core';
 import { Outline, normaliseLine, type Block } from './blocks';
-import { OUT_OF_MEMORY } from './limits';
+import { pdfFailure } from './parse-errors';
 import type { PdfLine, PdfOutlineEntry } from './pdf-protocol';
 import type * as PdfReaderModule from './pdf-reader.mjs';
 
@@ -16,9 +15,15 @@ type PdfReader = typeof PdfReaderModule;
 const READER_FILE = path.join(__dirname, path.extname(__filename) === '.ts' ? 'pdf-reader.mts' : 'pdf-reader.mjs');
 let reader: Promise<PdfReader> | undefined;
 
-/** pdf.js, loaded once; a parse process loads it before it says it is ready. */
+/**
+ * pdf.js, loaded once, with its data files (character maps, standard fonts) checked; a parse
+ * process loads it before it says it is ready, and does not start without them.
+ */
 export function loadPdfReader(): Promise<PdfReader> {
-  reader ??= import(pathToFileURL(READER_FILE).href) as Promise<PdfReader>;
+  reader ??= (import(pathToFileURL(READER_FILE).href) as Promise<PdfReader>).then((module) => {
+    module.checkPdfData();
+    return module;
+  });
   return reader;
 }
 
@@ -29,7 +34,8 @@ export function loadPdfReader(): Promise<PdfReader> {
  * Headings come from the document's bookmarks when it has any (office suites export headings as
  * bookmarks), else from font sizes; every block carries its page.
  *
- * @throws PermanentError `CORRUPT_DOCUMENT` (unreadable, or encrypted with a password)
+ * @throws PermanentError `CORRUPT_DOCUMENT` (unreadable, or encrypted with a password: see
+ *   {@link pdfFailure}); any other error of pdf.js or of ours as it is (not the document's fault)
  */
 export async function* pdfBlocks(content: Buffer): AsyncGenerator<Block> {
   const pdf = await loadPdfReader();
@@ -39,13 +45,13 @@ export async function* pdfBlocks(content: Buffer): AsyncGenerator<Block> {
     // A copy pdf.js can own: the Buffer may share its memory with other Buffers.
     doc = await pdf.openPdf(new Uint8Array(content));
   } catch (error) {
-    throw failure(pdf, error);
+    throw pdfFailure(error);
   }
   try {
     try {
       outline = await pdf.outlineOf(doc);
     } catch (error) {
-      throw failure(pdf, error);
+      throw pdfFailure(error);
     }
     const layout = new PdfLayout(outline);
     for (let page = 1; page <= doc.numPages; page++) {
@@ -54,7 +60,7 @@ export async function* pdfBlocks(content: Buffer): AsyncGenerator<Block> {
         lines = await pdf.linesOf(doc, page);
         await pdf.afterPage(doc, page);
       } catch (error) {
-        throw failure(pdf, error, page);
+        throw pdfFailure(error, page);
       }
       yield* layout.page(page, lines);
     }
@@ -62,16 +68,6 @@ export async function* pdfBlocks(content: Buffer): AsyncGenerator<Block> {
   } finally {
     await doc.loadingTask.destroy();
   }
-}
-
-function failure(pdf: PdfReader, error: unknown, page?: number): unknown {
-  // Out of memory is the process's limit, not a broken document: the pool reports it.
-  if (OUT_OF_MEMORY.test(errorMessage(error))) return error;
-  if (pdf.isPasswordError(error)) {
-    return new PermanentError('CORRUPT_DOCUMENT', 'PDF is encrypted: it needs a password to open; send it without one', { details: { encrypted: true } });
-  }
-  const where = page === undefined ? 'content is not a readable PDF' : `page ${page} of the PDF cannot be read`;
-  return new PermanentError('CORRUPT_DOCUMENT', `${where}: ${errorMessage(error)}`, { cause: error });
 }
 
 /** A line at least this much larger than the body text is a heading (when there are no bookmarks). */

@@ -1,37 +1,39 @@
 import { Outline, type Block } from './blocks';
+import { CONTROL } from './encoding';
 
-/** Bytes decoded at a time: the text formats never hold more of a document as a string than this. */
+/** Bytes decoded at a time: the text formats never hold more of a document as a string than about twice this. */
 const WINDOW_BYTES = 1 << 20;
 
 // Private-use characters mark protected spans in markdown (and headings in html-to-text output);
 // any the document itself contains are removed first so they cannot be mistaken for markers.
 export const MARKERS = /[\uE000-\uE00F]/g;
-// C0 controls other than tab, newline, form feed, carriage return and escape (ANSI colours).
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-export const CONTROL = /[\x01-\x08\x0B\x0E-\x1A\x1C-\x1F\x7F]/g;
 
 /**
- * The lines of UTF-8 `content` (already checked to be valid UTF-8), without line breaks and
- * without control and marker characters, decoded one window of about 1 MiB at a time so that a
- * 50 MB file never becomes one 50 MB string. A window ends after a line break; a line longer
- * than a window is broken at its last space (or, with none, at a character boundary), which
- * reads as a line break.
+ * The lines of `content` in `encoding` (a WHATWG name, see encoding.ts; a byte order mark is
+ * dropped), without line breaks and without control and marker characters, decoded one window
+ * of about 1 MiB at a time, so that a 50 MB file never becomes one 50 MB string, and no character
+ * is split between two windows. A line is never cut unless it is longer than a window: then it is
+ * broken at its last space (or, with none, between two characters), which reads as a line break.
  */
-export function* linesOf(content: Buffer): Generator<string> {
+export function linesOf(content: Buffer, encoding = 'utf-8'): Generator<string> {
+  return encoding === 'utf-8' ? utf8LinesOf(content) : decodedLinesOf(content, encoding);
+}
+
+/**
+ * UTF-8, the common case, the fastest way: windows of bytes that end after a line break, each
+ * decoded by Buffer's decoder. The byte order mark is left to whitespace normalisation.
+ */
+function* utf8LinesOf(content: Buffer): Generator<string> {
   let start = 0;
   while (start < content.length) {
     let end = Math.min(start + WINDOW_BYTES, content.length);
     if (end < content.length) end = cutPoint(content, start, end);
-    const window = content.toString('utf8', start, end).replace(CONTROL, '').replace(MARKERS, '');
-    const lines = window.split(/\r\n?|\n/);
-    // A window that ends with a line break leaves an empty last element, which is no blank line.
-    if (lines.length > 1 && lines.at(-1) === '') lines.pop();
-    yield* lines;
+    yield* linesIn(content.toString('utf8', start, end));
     start = end;
   }
 }
 
-/** Where a window of `content` between `start` and `end` (exclusive) should end. */
+/** Where a window of UTF-8 `content` between `start` and `end` (exclusive) should end. */
 function cutPoint(content: Buffer, start: number, end: number): number {
   // After a '\n', or after a '\r' that is not the first half of a "\r\n" split by the window.
   const newline = content.lastIndexOf(0x0a, end - 1);
@@ -46,10 +48,60 @@ function cutPoint(content: Buffer, start: number, end: number): number {
   return cut;
 }
 
-/** Plain text: paragraphs separated by blank lines, no headings. */
-export function* plainBlocks(content: Buffer): Generator<Block> {
+/**
+ * Any other encoding (UTF-16, windows-1252, Shift_JIS, ...): one streaming TextDecoder, which
+ * carries a character's first bytes over to the next window; the text after a window's last line
+ * break is carried over as text.
+ */
+function* decodedLinesOf(content: Buffer, encoding: string): Generator<string> {
+  const decoder = new TextDecoder(encoding);
+  let carry = '';
+  for (let start = 0; start < content.length; start += WINDOW_BYTES) {
+    const end = Math.min(start + WINDOW_BYTES, content.length);
+    const text = carry + decoder.decode(content.subarray(start, end), { stream: end < content.length });
+    let cut = lineEnd(text);
+    if (cut === 0) {
+      if (text.length < WINDOW_BYTES) {
+        carry = text; // a line that goes on in the next window
+        continue;
+      }
+      cut = softCut(text);
+    }
+    carry = text.slice(cut);
+    yield* linesIn(text.slice(0, cut));
+  }
+  yield* linesIn(carry);
+}
+
+/** The lines of a run of complete lines, cleaned of control and marker characters. */
+function linesIn(window: string): string[] {
+  if (window === '') return [];
+  const lines = window.replace(CONTROL, '').replace(MARKERS, '').split(/\r\n?|\n/);
+  // A window that ends with a line break leaves an empty last element, which is no blank line.
+  if (lines.length > 1 && lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+/** Where the complete lines of `text` end: after its last line break (a '\r' at its very end may be half of a "\r\n"); 0 when it has none. */
+function lineEnd(text: string): number {
+  const newline = text.lastIndexOf('\n');
+  // A '\r' after it (an old Mac's line break) is looked for in the rest of the line only.
+  for (let at = text.length - 2; at > newline; at--) if (text.charCodeAt(at) === 0x0d) return at + 1;
+  return newline + 1;
+}
+
+/** Where a line longer than a window is broken: after its last space, else between two characters (never inside a surrogate pair). */
+function softCut(text: string): number {
+  const space = text.lastIndexOf(' ');
+  if (space > 0) return space + 1;
+  const code = text.charCodeAt(text.length - 1);
+  return code >= 0xd800 && code <= 0xdbff ? text.length - 1 : text.length;
+}
+
+/** Plain text in `encoding`: paragraphs separated by blank lines, no headings. */
+export function* plainBlocks(content: Buffer, encoding = 'utf-8'): Generator<Block> {
   const outline = new Outline();
-  for (const line of linesOf(content)) {
+  for (const line of linesOf(content, encoding)) {
     outline.line(line);
     yield* outline.take();
   }
@@ -69,12 +121,12 @@ const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>',
 /** Front matter longer than this many lines is taken for text: a document must not be buffered whole. */
 const MAX_FRONT_MATTER_LINES = 1_000;
 
-/** Markdown (CommonMark and GitHub's tables), read line by line with one line of lookahead. */
-export function* markdownBlocks(content: Buffer): Generator<Block> {
+/** Markdown (CommonMark and GitHub's tables) in `encoding`, read line by line with one line of lookahead. */
+export function* markdownBlocks(content: Buffer, encoding = 'utf-8'): Generator<Block> {
   const outline = new Outline();
   let fence: string | undefined; // the opening fence while inside a code block
   let inTable = false;
-  const lines = withoutFrontMatter(linesOf(content))[Symbol.iterator]();
+  const lines = withoutFrontMatter(linesOf(content, encoding))[Symbol.iterator]();
   let next = lines.next();
   while (!next.done) {
     const line = next.value;

@@ -12,7 +12,9 @@ describe('loadFetchConfig', () => {
       flushBytes: 1024 * 1024,
       parsePool: { workers: 2, memoryMb: 512, timeoutMs: 30_000 },
       limits: { maxExtractedChars: 64 * 1024 * 1024, maxDecompressedBytes: 128 * 1024 * 1024, maxDecompressionRatio: 100 },
+      minChunkContentChars: 16,
     });
+    expect(loadFetchConfig({ MIN_CHUNK_CONTENT_CHARS: '0' }).minChunkContentChars).toBe(0);
     expect(loadFetchConfig({ CHUNK_STRATEGY: 'fixed', CHUNK_SIZE: '512', CHUNK_OVERLAP: '64' }).chunking).toEqual({ strategy: 'fixed', size: 512, overlap: 64 });
     expect(
       loadFetchConfig({
@@ -38,6 +40,8 @@ describe('loadFetchConfig', () => {
     [{ CHUNK_SIZE: '100', CHUNK_OVERLAP: '100' }, 'CHUNK_OVERLAP'],
     [{ CHUNK_STRATEGY: 'fixed', CHUNK_SIZE: '100', CHUNK_OVERLAP: '51' }, 'CHUNK_OVERLAP'],
     [{ FETCH_FLUSH_BYTES: '10' }, 'FETCH_FLUSH_BYTES'],
+    [{ MIN_CHUNK_CONTENT_CHARS: '-1' }, 'MIN_CHUNK_CONTENT_CHARS'],
+    [{ MIN_CHUNK_CONTENT_CHARS: '1001' }, 'MIN_CHUNK_CONTENT_CHARS'],
     [{ PARSE_WORKERS: '0' }, 'PARSE_WORKERS'],
     [{ PARSE_MEMORY_MB: '64' }, 'PARSE_MEMORY_MB'],
     [{ PARSE_MEMORY_MB: '1.5' }, 'PARSE_MEMORY_MB'],

@@ -5,6 +5,7 @@ import { PermanentError } from '@docintel/core';
 import { DEFAULT_CHUNK_OPTIONS, chunkDocument, type ChunkOptions, type TextChunk } from '../src/chunk';
 import { closeDefaultParsePool, parseDocument } from '../src/parse';
 import { writePdf } from './fixtures/pdf-writer';
+import { WILD_PDFS, junkMarkdown } from './fixtures/wild';
 
 // The fixtures are made by fixtures/make-fixtures.sh (LibreOffice); see there.
 // PDF, DOCX and HTML are parsed in the default pool's processes.
@@ -112,7 +113,8 @@ describe('PDF', () => {
     ['an encrypted PDF', () => fixture('encrypted.pdf'), 'CORRUPT_DOCUMENT', 'PDF is encrypted: it needs a password to open; send it without one'],
     ['a PDF without text', () => fixture('blank.pdf'), 'EMPTY_DOCUMENT', 'document has no text after parsing it as application/pdf (a scanned PDF needs OCR, which fetch does not do)'],
     ['a truncated PDF', () => fixture('guide.pdf').subarray(0, 2000), 'CORRUPT_DOCUMENT', /^content is not a readable PDF: /],
-    ['text labelled as PDF', () => Buffer.from('hello'), 'CORRUPT_DOCUMENT', 'content does not start with "%PDF-", so it is not application/pdf'],
+    ['text labelled as PDF', () => Buffer.from('hello'), 'CORRUPT_DOCUMENT', 'content has no "%PDF-" header in its first 1024 bytes, so it is not application/pdf'],
+    ['a header after 1024 bytes', () => Buffer.concat([Buffer.alloc(1020, ' '), fixture('guide.pdf')]), 'CORRUPT_DOCUMENT', 'content has no "%PDF-" header in its first 1024 bytes, so it is not application/pdf'],
     ['a DOCX labelled as PDF', () => fixture('guide.docx'), 'CORRUPT_DOCUMENT', 'content looks like a ZIP archive (DOCX, XLSX, ODT, ...), so it is not application/pdf'],
     ['no bytes at all', () => Buffer.alloc(0), 'EMPTY_DOCUMENT', 'content is empty, so it is not application/pdf'],
   ])('rejects %s', async (_name, content, code, message) => {
@@ -127,6 +129,49 @@ describe('PDF', () => {
     expect((await blocks.next()).value).toMatchObject({ page: 1 });
     await blocks.return(undefined);
     expect(await blocks.next()).toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('documents from the wild (fixtures/wild.ts, make-fixtures.sh)', () => {
+  it('the committed fixtures are what wild.ts and pdf-writer.ts make', () => {
+    for (const [name, { pages, options }] of Object.entries(WILD_PDFS)) expect(writePdf(pages, [], options).equals(fixture(name))).toBe(true);
+    expect(fixture('junk.md').toString('utf8')).toBe(junkMarkdown());
+  });
+
+  it('cjk.pdf: Japanese in a Type0 font with a predefined CMap (UniJIS-UCS2-H), read through the character maps', async () => {
+    expect(summary(await chunks(fixture('cjk.pdf'), PDF))).toEqual([
+      [['カヤック安全ガイド'], '出発する前に必ずライフジャケットを着用し、陸にいる人に行き先と帰る時間を伝えてください。 風と潮の予報を確認し、遅くなる前に早めに引き返しましょう。', 1, 1],
+      [['カヤック安全ガイド', '装備の貸し出し'], 'クラブは一週間前に予約した会員にボートとヘルメットを貸し出します。', 2, 2],
+    ]);
+  });
+
+  it('cid-latin.pdf: English in a CID font without a ToUnicode map (Identity-H, Adobe-Japan1)', async () => {
+    expect(summary(await chunks(fixture('cid-latin.pdf'), PDF))).toEqual([
+      [
+        ['Harbour Notice'],
+        'The slipway at the north harbour is closed for repairs until the end of the month. Launch from the beach beside the sailing club instead, and mind the moorings at low tide.',
+        1,
+        1,
+      ],
+    ]);
+  });
+
+  it('the Korean font (UniKS-UCS2-H) too', async () => {
+    const pdf = writePdf([[{ text: '카약 안전 안내', size: 16 }, { text: '' }, { text: '출발하기 전에 반드시 구명조끼를 착용하십시오.' }]], [], { font: 'korean' });
+    expect(summary(await chunks(pdf, PDF))).toEqual([[['카약 안전 안내'], '출발하기 전에 반드시 구명조끼를 착용하십시오.', 1, 1]]);
+  });
+
+  it('preamble.pdf: 200 bytes before the header, read as the PDF after them, bookmarks and all', async () => {
+    expect(fixture('preamble.pdf').subarray(0, 200).includes('%PDF-')).toBe(false);
+    expect(summary(await chunks(fixture('preamble.pdf'), PDF))).toEqual(summary(await chunks(fixture('guide.pdf'), PDF)));
+  });
+
+  it.each([
+    ['notice.euc-kr.html', 'text/html', [['카약 안전 안내'], '출발하기 전에 반드시 구명조끼를 착용하고, 육지에 있는 사람에게 행선지와 돌아올 시간을 알려 주십시오.']],
+    ['cafe.windows-1252.html', 'text/html', [['Café rental terms'], 'The club’s café rents paddles for €5 a day — “first come, first served” — and crème brûlée after a crossing.']],
+    ['tides.utf-16.txt', 'text/plain', [[], 'Tide notes Spring tides run strongest two days after the full moon; plan every crossing of the bar for slack water.']],
+  ])('%s: decoded by its declaration or byte order mark', async (name, type, first) => {
+    expect(summary(await chunks(fixture(name), type))[0]?.slice(0, 2)).toEqual(first);
   });
 });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chunkBatchSchema, topicNames, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
+import { chunkBatchSchema, statusEventSchema, topicNames, type IngestRequest, type UpsertChunkBatch } from '@docintel/contracts';
 import { upsertDocument } from '@docintel/db';
 import type { ConsumedMessage, HandlerContext, OutboundMessage } from '@docintel/kafka';
 import { createTestDatabase, testLogger, type TestDatabase } from '@docintel/testing';
@@ -100,6 +100,32 @@ describe('fetch handler', () => {
     expect(batch!.chunks.map((c) => c.page)).toEqual(paged ? [1, 1, 2, 2, 3, 3] : Array(6).fill(undefined));
     const states = context.emitted.filter((m) => m.topic === topics.status).map((m) => (m.value as { state: string }).state);
     expect(states).toEqual(['fetching', 'chunked']);
+  });
+
+  it('leaves junk chunks out and says how many it merged and dropped in the chunked event', async () => {
+    const { batches, context } = await ingest('/docs/junk.md', 'text/markdown', fixture('junk.md'));
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.chunks.map((c) => [c.index, c.headingPath])).toEqual([
+      [0, ['Tide Tables']],
+      [1, ['Tide Tables', 'Launch Times']],
+    ]);
+    expect(batches[0]).toMatchObject({ totalChunks: 2 });
+    const chunked = context.emitted.filter((m) => m.topic === topics.status).map((m) => statusEventSchema.parse(m.value)).filter((event) => event.state === 'chunked');
+    expect(chunked).toEqual([expect.objectContaining({ totalChunks: 2, totalBatches: 1, chunksMerged: 1, chunksDropped: 2 })]);
+    // With the filter off, every chunk goes.
+    config = { ...config, minChunkContentChars: 0 };
+    expect((await ingest('/docs/junk.md', 'text/markdown', fixture('junk.md'))).batches[0]).toMatchObject({ totalChunks: 5 });
+  });
+
+  it('retries a message whose row is not there (yet): DOCUMENT_NOT_FOUND, retriable', async () => {
+    const handler = createFetchHandler({ topics, db: db.pool, parsePool: pool }, config);
+    const context = recordingContext();
+    await expect(handler.handle(consumed({ tenantId: TENANT, documentId: 'acme-not-yet', version: 1, op: 'upsert' }), context)).rejects.toMatchObject({
+      code: 'DOCUMENT_NOT_FOUND',
+      retriable: true,
+      message: 'document "acme-not-yet" does not exist',
+    });
+    expect(context.emitted).toEqual([]);
   });
 
   it('takes the strategy and sizes from the request, and names the file when there is no heading', async () => {

@@ -1,5 +1,6 @@
 import { PermanentError } from '@docintel/core';
 import { closeDefaultParsePool, normaliseWhitespace, parseDocument, type Block } from '../src/parse';
+import { linesOf } from '../src/text';
 
 // HTML is parsed in the default pool's processes.
 afterAll(() => closeDefaultParsePool());
@@ -53,8 +54,83 @@ describe('parseDocument: text/plain', () => {
     expect(await textOf('café', 'Text/Plain; charset=UTF-8')).toBe('café');
   });
 
-  it('drops stray control characters but keeps ANSI escapes out of the binary check', async () => {
-    expect(await textOf('a\x07b \x1b[1mbold\x1b[0m', 'text/plain')).toBe('ab \x1b[1mbold\x1b[0m');
+  it('drops stray control characters and ANSI escape sequences whole, which the binary check does not count', async () => {
+    expect(await textOf('a\x07b \x1b[1mbold\x1b[0m \x1b[38;5;208mcolour\x1b[m', 'text/plain')).toBe('ab bold colour');
+  });
+
+  it('drops non-characters, C1 controls and runs of replacement characters, keeping a single one', async () => {
+    const text = 'Tide\uFFFF\uFFFF\uFFFE tables\uFDD0 \u0085for kayaks \uD83D\uDEA3 \uFFFD\uFFFD \uFFFD\uFFFD launch na\uFFFDve at the slipway on the north side of the harbour, \u{10FFFF}end';
+    expect(await textOf(text, 'text/plain')).toBe('Tide tables for kayaks \uD83D\uDEA3 launch na\uFFFDve at the slipway on the north side of the harbour, end');
+  });
+});
+
+describe('parseDocument: character encodings', () => {
+  // 카약 안전 in EUC-KR, カヤック安全 in Shift_JIS, Байдарка in windows-1251 (by iconv).
+  const KOREAN = Buffer.from('c4abbee020bec8c0fc', 'hex');
+  const JAPANESE = Buffer.from('834a83848362834e88c09153', 'hex');
+  const RUSSIAN = Buffer.from('c1e0e9e4e0f0eae0', 'hex');
+  const utf16be = (text: string) => Buffer.from(text, 'utf16le').swap16();
+
+  it.each([
+    ['UTF-8 with a byte order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('café ☕')]), 'text/plain', 'café ☕'],
+    ['UTF-16LE with a byte order mark', Buffer.from('\ufeffcafé 카약\r\nline two', 'utf16le'), 'text/plain', 'café 카약\nline two'],
+    ['UTF-16BE with a byte order mark', utf16be('\ufeff# Title\n\ncafé 카약'), 'text/markdown', 'café 카약'],
+    ['a declared charset', KOREAN, 'text/plain; charset=EUC-KR', '카약 안전'],
+    ['a quoted label the standard maps to its encoding (x-sjis)', JAPANESE, 'text/plain; charset="x-sjis"', 'カヤック安全'],
+    ['windows-1251 Markdown', RUSSIAN, 'text/markdown;charset=windows-1251', 'Байдарка'],
+    ['latin1, which is windows-1252', Buffer.from('caf\xe9 \x80 5', 'latin1'), 'text/plain; charset=latin1', 'café € 5'],
+    ['undeclared UTF-8', Buffer.from('café'), 'text/plain', 'café'],
+    ['undeclared bytes that are not UTF-8, as windows-1252', Buffer.from('na\xefve \x93quoted\x94', 'latin1'), 'text/plain', 'naïve “quoted”'],
+    ['a byte order mark over a declared charset', Buffer.from('\ufeffcafé', 'utf16le'), 'text/plain; charset=iso-8859-1', 'café'],
+    ['an unknown label, ignored', Buffer.from('café'), 'text/plain; charset=no-such-thing', 'café'],
+  ])('reads %s', async (_name, content, type, text) => {
+    expect(await textOf(content, type)).toBe(text);
+  });
+
+  it('decodes characters split between two windows whole, in UTF-8, UTF-16 and Shift_JIS, in bounded windows', () => {
+    // Over 2 MiB each, so several 1 MiB windows, whose ends fall inside multi-byte characters.
+    const line = '카약 안전 カヤック Байдарка café';
+    const lines = Array.from({ length: 60_000 }, (_, i) => `${i} ${line}`);
+    const text = `${lines.join('\n')}\n`;
+    expect([...linesOf(Buffer.from(text), 'utf-8')]).toEqual(lines);
+    expect([...linesOf(Buffer.from(`\ufeff${text}`, 'utf16le'), 'utf-16le')]).toEqual(lines);
+    expect([...linesOf(Buffer.from(`\ufeff${text}`, 'utf16le').swap16(), 'utf-16be')]).toEqual(lines);
+    const sjis = Array.from({ length: 200_000 }, () => JAPANESE);
+    const decoded = [...linesOf(Buffer.concat(sjis), 'shift_jis')];
+    expect(decoded.join('')).toBe('カヤック安全'.repeat(200_000));
+    // A line longer than a window is broken at a space; nothing is lost.
+    expect(decoded.length).toBeGreaterThan(1);
+    expect(decoded.every((piece) => piece.length <= 2 << 20)).toBe(true);
+  });
+
+  it('breaks a line longer than a window at its last space, losing nothing', () => {
+    const words = Array.from({ length: 500_000 }, (_, i) => `w${i}`);
+    const pieces = [...linesOf(Buffer.from(words.join(' ')))];
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('').split(' ').filter(Boolean)).toEqual(words);
+  });
+
+  const page = (head: string, body: Buffer | string) => Buffer.concat([Buffer.from(`<!doctype html><html><head>${head}<title>T</title></head><body><p>`, 'latin1'), Buffer.from(body), Buffer.from('</p></body></html>')]);
+
+  it.each([
+    ['a <meta charset>', page('<meta charset="euc-kr">', KOREAN), 'text/html', '카약 안전'],
+    ['a <meta http-equiv>', page('<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">', Buffer.from('\x93Paddle\x94 \x80 5', 'latin1')), 'text/html', '“Paddle” € 5'],
+    ["the mime type's charset over a <meta>", page('<meta charset="utf-8">', JAPANESE), 'text/html; charset=Shift_JIS', 'カヤック安全'],
+    ['a byte order mark over everything', Buffer.from(`\ufeff<html><head><meta charset="euc-kr"></head><body><p>café 카약</p></body></html>`, 'utf16le'), 'text/html; charset=latin1', 'café 카약'],
+    ['undeclared UTF-8, as UTF-8', page('', 'café 카약'), 'text/html', 'café 카약'],
+    ['undeclared bytes that are not UTF-8, as windows-1252', page('', Buffer.from('na\xefve', 'latin1')), 'application/xhtml+xml', 'naïve'],
+  ])('reads HTML in the encoding of %s', async (_name, content, type, text) => {
+    expect(await textOf(content, type)).toBe(text);
+  });
+
+  it('rejects HTML whose charset the standard forbids decoding, and HTML that is binary', async () => {
+    const error = await rejection(() => parse(page('<meta charset="iso-2022-kr">', 'x'), 'text/html'));
+    expect([error.code, error.message]).toEqual([
+      'CORRUPT_DOCUMENT',
+      'content declares a charset that cannot be read safely (ISO-2022-KR, HZ-GB-2312 or another that the WHATWG Encoding Standard maps to "replacement")',
+    ]);
+    const nul = await rejection(() => parse(page('', 'a\x00b'), 'text/html'));
+    expect([nul.code, nul.message]).toEqual(['CORRUPT_DOCUMENT', 'content contains a NUL character at byte 60, so it is binary, not HTML']);
   });
 });
 
@@ -169,10 +245,10 @@ describe('parseDocument: rejections', () => {
     ['PDF bytes as text/plain', Buffer.from('%PDF-1.7\n%\xe2\xe3\n1 0 obj', 'latin1'), 'text/plain', 'content looks like a PDF, not text/plain'],
     ['a zip as markdown', Buffer.from('PK\x03\x04\x14\x00', 'latin1'), 'text/markdown', 'content looks like a ZIP archive (DOCX, XLSX, ODT, ...), not text/markdown'],
     ['a PNG as html', Buffer.from('89504e470d0a1a0a0000', 'hex'), 'text/html', 'content looks like a PNG image, not text/html'],
-    ['UTF-16 text', Buffer.from('\ufeffhi', 'utf16le'), 'text/plain', 'content looks like UTF-16 text (only UTF-8 is accepted), not text/plain'],
-    ['NUL bytes', Buffer.from('abc\x00def'), 'text/plain', 'content contains a NUL byte at offset 3, so it is binary, not text/plain'],
-    ['invalid UTF-8', Buffer.from([0x48, 0xff, 0x49]), 'text/plain', 'content is not valid UTF-8, so it is not text/plain'],
-    ['Latin-1 labelled as UTF-8', Buffer.from('caf\xe9', 'latin1'), 'text/plain; charset=utf-8', 'content is not valid UTF-8, so it is not text/plain'],
+    ['NUL bytes', Buffer.from('abc\x00def'), 'text/plain', 'content contains a NUL character at byte 3, so it is binary, not text/plain'],
+    ['a NUL character in UTF-16', Buffer.from('\ufeffab\x00c', 'utf16le'), 'text/markdown', 'content contains a NUL character at byte 6, so it is binary, not text/markdown'],
+    ['Latin-1 labelled as UTF-8', Buffer.from('caf\xe9', 'latin1'), 'text/plain; charset=utf-8', 'content is not text in utf-8, which its charset says (1 of its first 4 characters cannot be decoded), not text/plain'],
+    ['binary after a UTF-16 byte order mark', Buffer.from([0xfe, 0xff, 0xd8, 0x00, 0xd8, 0x01, 0x00, 0x41]), 'text/plain', 'content is not text in utf-16be, which its byte order mark says (2 of its first 3 characters cannot be decoded), not text/plain'],
     ['control characters', Buffer.from('\x01\x02\x03\x04abcdefgh'), 'text/plain', 'content looks binary (4 control characters in its first 12), not text/plain'],
   ])('rejects %s as corrupt', async (_name, content, type, message) => {
     const error = await rejection(() => parse(content, type));
