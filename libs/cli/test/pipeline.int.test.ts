@@ -197,6 +197,40 @@ describe.each(['embedded', 'gemini+pinecone'] as const)('pipeline end to end (%s
     expect(above.length).toBeLessThan(matches.length);
   });
 
+  it('reads documents from the wild end to end: CID fonts, bytes before a PDF header, legacy charsets, UTF-16 and junk', async () => {
+    const tenant = `x${suffix}`;
+    const fixtures = path.join(ROOT, 'services', 'fetch', 'test', 'fixtures');
+    // Each file and a phrase of its text that search must find in a stored chunk of that file.
+    const phrases: Record<string, string> = {
+      'cjk.pdf': '出発する前に必ずライフジャケットを着用し',
+      'cid-latin.pdf': 'The slipway at the north harbour is closed for repairs',
+      'preamble.pdf': 'Always wear a buoyancy aid and tell someone ashore',
+      'notice.euc-kr.html': '출발하기 전에 반드시 구명조끼를 착용하고',
+      'cafe.windows-1252.html': 'The club’s café rents paddles for €5 a day',
+      'tides.utf-16.txt': 'Spring tides run strongest two days after the full moon',
+      'junk.md': 'high water at the bar comes forty minutes after the town quay',
+    };
+    const { sent } = await ingestCommand(ctx, Object.keys(phrases).map((name) => path.join(fixtures, name)), { tenant, quiet: true });
+    expect(sent).toHaveLength(Object.keys(phrases).length);
+    expect(await watchProgress(ctx, sent, { timeoutMs: 90_000, tty: false })).toMatchObject({ completed: sent.length, failed: 0 });
+    const documentOf = (name: string) => sent.find((d) => d.source.endsWith(`/${name}`))!;
+    for (const [name, phrase] of Object.entries(phrases)) {
+      const matches = await searchCommand(ctx, phrase, { tenant, top: 3, quiet: true });
+      const match = matches.find((m) => m.documentId === documentOf(name).documentId);
+      expect({ name, text: match?.text.replace(/\s+/g, ' ') }).toEqual({ name, text: expect.stringContaining(phrase) });
+    }
+    // The PDF after 200 bytes of mail headers keeps its bookmarks and pages.
+    const preamble = (await searchCommand(ctx, phrases['preamble.pdf']!, { tenant, top: 3, quiet: true })).find((m) => m.documentId === documentOf('preamble.pdf').documentId);
+    expect(preamble).toMatchObject({ headingPath: ['Kayak Field Guide', 'Safety'], page: 1, pageEnd: 1 });
+    // junk.md: two chunks of real text, no junk stored (the drop cap "A" merged, page numbers and a divider dropped).
+    const junk = documentOf('junk.md');
+    expect((await statusRow(junk))!.total_chunks).toBe(2);
+    expect(await store.listIds(tenant, junk.documentId)).toHaveLength(2);
+    const stored = await searchCommand(ctx, 'Page 1 Page 2 Page 3', { tenant, top: 20, quiet: true });
+    const junkTexts = stored.filter((m) => m.documentId === junk.documentId).map((m) => m.text);
+    expect(junkTexts.filter((text) => /^(?:Page \d+ ?)+$/.test(text) || /[\uFFFE\uFFFF]/.test(text) || text.includes('\u0001'))).toEqual([]);
+  });
+
   it('ingest --wait names a failed file, exits non-zero, and sends the failed file again on the next ingest', async () => {
     const tenant = `w${suffix}`;
     const folder = path.join(dir, 'with-corrupt');
