@@ -1,11 +1,12 @@
 /**
  * `npm run bench:parse`: parse-and-chunk throughput of the fetch service per format, and the peak
  * memory (RSS) of a fetch-like process on each input. Inputs are generated (seeded, so every run
- * reads the same bytes): a 50 MB text file, a 500-page PDF, and smaller Markdown, HTML and DOCX
- * files. Each input is handled in a child process of its own by the fetch handler itself (with a
+ * reads the same bytes): a 50 MB text file, a 500-page PDF, a 500-page PDF of Japanese text in a
+ * CID font (a Type0 font with the predefined CMap UniJIS-UCS2-H, read through pdf.js's character
+ * maps), and smaller Markdown, HTML and DOCX files. Each input is handled in a child process of its own by the fetch handler itself (with a
  * stub database that returns the document, and a context that serialises what it emits as the
  * Kafka runner would and drops it), so the peak RSS is that of one fetch process with one
- * document. Options: --text-mb, --pdf-pages, --other-mb, --strategy (recursive | fixed), and
+ * document. Options: --text-mb, --pdf-pages, --cjk-pages, --other-mb, --strategy (recursive | fixed), and
  * --heap-mb N to run each child with a V8 heap limit of N MB (--max-old-space-size): that the 50 MB
  * file still goes through shows the memory a document takes is bounded, whatever RSS V8's lazy
  * collection lets grow when it has room. PDF, DOCX and HTML are parsed in fetch's parse processes
@@ -29,6 +30,7 @@ import { createFetchHandler } from '@docintel/fetch/dist/handler.js';
 import { ParsePool } from '@docintel/fetch/dist/parse-pool.js';
 import { allHostile } from '../services/fetch/test/fixtures/hostile.ts';
 import { writePdf, type PdfTextLine } from '../services/fetch/test/fixtures/pdf-writer.ts';
+import { cjkPages } from '../services/fetch/test/fixtures/wild.ts';
 
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 const MB = 1024 * 1024;
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     strategy: { type: 'string', default: 'recursive' },
     'text-mb': { type: 'string', default: '50' },
     'pdf-pages': { type: 'string', default: '500' },
+    'cjk-pages': { type: 'string', default: '500' },
     'other-mb': { type: 'string', default: '5' },
     'heap-mb': { type: 'string' },
     hostile: { type: 'boolean', default: false },
@@ -116,6 +119,7 @@ async function handleOne(file: string, mimeType: string, strategy: string): Prom
 function main(): void {
   const textMb = Number(values['text-mb']);
   const pdfPages = Number(values['pdf-pages']);
+  const cjkPdfPages = Number(values['cjk-pages']);
   const otherMb = Number(values['other-mb']);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'docintel-bench-parse-'));
   try {
@@ -126,6 +130,7 @@ function main(): void {
     const inputs: [string, string, string][] = [
       [`text ${textMb} MB`, 'text/plain', write(dir, 'big.txt', Buffer.from(plainText(textMb * MB)))],
       [`pdf ${pdfPages} pages`, 'application/pdf', write(dir, 'big.pdf', pdf(pdfPages))],
+      [`pdf ${cjkPdfPages} pages, CJK in a CID font`, 'application/pdf', write(dir, 'cjk.pdf', writePdf(cjkPages(cjkPdfPages), [], { font: 'japanese' }))],
       [`markdown ${otherMb} MB`, 'text/markdown', write(dir, 'big.md', Buffer.from(markdown(otherMb * MB)))],
       [`html ${otherMb} MB`, 'text/html', write(dir, 'big.html', Buffer.from(html(otherMb * MB)))],
       [`docx ${otherMb} MB of text`, DOCX, write(dir, 'big.docx', docx(otherMb * MB))],
