@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: installs the npm workspaces (with the Node 24 binary from the npm
 # package `node`) when package-lock.json changed since the last install, then builds every workspace.
-#   --tests   also installs what `npm test` needs beyond that: kcat, for the tested Kafka recipes of
-#             the README (a Debian package; nothing happens when it is there). The broker is fetched
-#             and started by jest's global setup.
+#   --tests   also installs what `npm test` needs beyond that: the clients the README's tested
+#             recipes use (kcat, psql, Python's confluent-kafka and psycopg2; Debian packages, through
+#             deploy/kafka/install-clients.sh, which does nothing when they are there). The broker is
+#             fetched and started by jest's global setup.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=node_modules/.package-lock.json

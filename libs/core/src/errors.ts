@@ -11,7 +11,6 @@ export const ERROR_CODES = [
   'INVALID_JSON',
   'SCHEMA_INVALID',
   'TENANT_MISMATCH',
-  'DOCUMENT_NOT_FOUND',
   'DOCUMENT_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'CORRUPT_DOCUMENT',
@@ -22,7 +21,8 @@ export const ERROR_CODES = [
   'INVALID_OPTIONS',
   /** The message was in flight when its consumer's process died, more than once: it is set aside unhandled. */
   'POISON_CRASH',
-  // dependencies: retried
+  // dependencies, and rows a tenant's application has not committed yet: retried
+  'DOCUMENT_NOT_FOUND',
   'DOCUMENT_NOT_READY',
   'DATABASE_UNAVAILABLE',
   'EMBEDDING_FAILED',
