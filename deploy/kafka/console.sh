@@ -43,7 +43,7 @@ if [ ! -f "$libs/.complete" ] || [ "$here/tools/pom.xml" -nt "$libs/.complete" ]
   echo "kafka: fetching Kafka's command-line tools from Maven Central (once; cached in $libs)" >&2
   fresh="$libs.$$"
   rm -rf "$fresh"
-  mvn -q -B -Dstyle.color=never -f "$here/tools/pom.xml" dependency:copy-dependencies -DoutputDirectory="$fresh" -DincludeScope=runtime >&2
+  bash "$here/../maven-fetch.sh" "$here/tools/pom.xml" "$fresh" >&2
   touch "$fresh/.complete"
   rm -rf "$libs"
   mv "$fresh" "$libs" 2>/dev/null || rm -rf "$fresh" # another first use got there first

@@ -53,7 +53,7 @@ fi
 if [ ! -f "$libs/.complete" ] || [ "$here/pom.xml" -nt "$libs/.complete" ]; then
   echo "kafka: fetching Apache Kafka from Maven Central (once; cached in $libs)"
   rm -rf "$libs"
-  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
+  bash "$here/../maven-fetch.sh" "$here/pom.xml" "$libs"
   touch "$libs/.complete"
 fi
 
