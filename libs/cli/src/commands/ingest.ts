@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { IngestRequestInput } from '@docintel/contracts';
-import { findDocumentBySource, getDocument, markDeleted, upsertDocument } from '@docintel/db';
+import { findDocumentBySource, getDocument, markDeleted, upsertDocument, type UpsertDocumentInput } from '@docintel/db';
 import type { OutboundMessage } from '@docintel/kafka';
 import { statusMessage } from '@docintel/service';
 import type { CliContext } from '../context';
 import { terminalSafe } from '../terminal';
+import { statusOf } from './status';
 
 const MIME_TYPES: Record<string, string> = {
   '.md': 'text/markdown',
@@ -67,44 +68,38 @@ export async function ingestCommand(ctx: CliContext, targets: string[], options:
   if (targets.length === 0) throw new Error('ingest needs at least one file or folder');
   const files = (await Promise.all(targets.map(listFiles))).flat();
   const sent: IngestedDocument[] = [];
-  let unchanged = 0;
   const messages: OutboundMessage[] = [];
-  let retried = 0;
-  for (const file of files) {
-    const content = await readFile(file);
-    const input = { tenantId: options.tenant, source: file, mimeType: mimeTypeOf(file), content, force: options.force === true };
-    let result = await upsertDocument(ctx.pool, input);
-    if (!result.changed && (await lastVersionFailed(ctx, options.tenant, result.id, result.version))) {
-      // An unchanged file whose version failed is not done: it goes through again, as a new version
-      // (so that its status starts afresh rather than staying `failed`).
-      result = await upsertDocument(ctx.pool, { ...input, force: true });
-      retried += 1;
-    }
-    if (!result.changed) {
-      unchanged += 1;
-      continue;
-    }
+  const queue = (file: string, result: { id: string; version: number }) => {
     const ref = { tenantId: options.tenant, documentId: result.id, version: result.version };
     const request: IngestRequestInput = { ...ref, op: 'upsert' };
     messages.push({ topic: ctx.topics.ingest, key: options.tenant, value: request, headers: { 'trace-id': randomUUID() } });
     messages.push(statusMessage(ctx.topics.status, ref, 'queued', 'ingest'));
     sent.push({ ...ref, source: file });
+  };
+  const kept: Array<{ file: string; input: UpsertDocumentInput; ref: Omit<IngestedDocument, 'source'> }> = [];
+  for (const file of files) {
+    const content = await readFile(file);
+    const input = { tenantId: options.tenant, source: file, mimeType: mimeTypeOf(file), content, force: options.force === true };
+    const result = await upsertDocument(ctx.pool, input);
+    if (result.changed) queue(file, result);
+    else kept.push({ file, input, ref: { tenantId: options.tenant, documentId: result.id, version: result.version } });
   }
+  // An unchanged file whose version failed is not done: it goes through again, as a new version (so
+  // that its status starts afresh rather than staying `failed`).
+  const statuses = kept.length > 0 ? await statusOf(ctx.pool, kept.map(({ ref }) => ref)) : new Map<string, { state: string }>();
+  let retried = 0;
+  for (const { file, input, ref } of kept) {
+    if (statuses.get(`${ref.tenantId}/${ref.documentId}/${ref.version}`)?.state !== 'failed') continue;
+    queue(file, await upsertDocument(ctx.pool, { ...input, force: true }));
+    retried += 1;
+  }
+  const unchanged = kept.length - retried;
   await ctx.send(messages);
   if (!options.quiet) {
     const again = retried > 0 ? `, ${retried} of them again after a failure` : '';
     ctx.out(`${terminalSafe(options.tenant)}: ${files.length} files, ${sent.length} sent (new or changed${again}), ${unchanged} unchanged`);
   }
   return { sent, unchanged };
-}
-
-/** Whether the status of this version of the document says it failed. */
-async function lastVersionFailed(ctx: CliContext, tenantId: string, documentId: string, version: number): Promise<boolean> {
-  const result = await ctx.pool.query<{ state: string }>(
-    'select state from document_status where tenant_id = $1 and document_id = $2 and version = $3',
-    [tenantId, documentId, version],
-  );
-  return result.rows[0]?.state === 'failed';
 }
 
 /** Marks a document deleted and sends the delete through the pipeline, which removes its vectors. */

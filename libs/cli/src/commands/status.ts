@@ -127,7 +127,8 @@ export function reportProgress(ctx: CliContext, summary: ProgressSummary): numbe
   return summary.failed;
 }
 
-async function snapshot(pool: pg.Pool, documents: IngestedDocument[]): Promise<Map<string, StatusRow>> {
+/** The status rows of these document versions, by `tenant/document/version` (one query for all). */
+export async function statusOf(pool: pg.Pool, documents: Array<Omit<IngestedDocument, 'source'>>): Promise<Map<string, StatusRow>> {
   const result = await pool.query<StatusRow>(
     `select s.* , null as source from document_status s
        join unnest($1::text[], $2::text[], $3::int[]) as w(tenant_id, document_id, version)
@@ -152,7 +153,7 @@ export async function watchProgress(
   let lastLine = '';
   let lastPrinted = 0;
   for (;;) {
-    const rows = await snapshot(ctx.pool, documents);
+    const rows = await statusOf(ctx.pool, documents);
     const summary: ProgressSummary = { total: documents.length, completed: 0, failed: 0, deleted: 0, chunksStored: 0, chunksTotal: 0, elapsedMs: Date.now() - started, failures: [] };
     for (const document of documents) {
       const row = rows.get(`${document.tenantId}/${document.documentId}/${document.version}`);
